@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Builds what changed and runs every test suite (GoogleTest through CTest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f build/build.ninja ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build
+ctest --test-dir build --output-on-failure -j2 "$@"

@@ -1,0 +1,35 @@
+// Image size from file headers, without decoding pixels: PNG, JPEG (with EXIF orientation),
+// WebP (VP8, VP8L, VP8X), BMP. This is what keeps the audit interactive on 100k images.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace lathe {
+
+enum class ImageFormat { Unknown, Png, Jpeg, Webp, Bmp };
+
+const char* image_format_name(ImageFormat f);
+
+struct ImageInfo {
+  ImageFormat format = ImageFormat::Unknown;
+  int width = 0;   // as displayed: EXIF orientations 5-8 swap the stored width and height
+  int height = 0;
+  int exif_orientation = 1;  // 1..8, 1 when absent
+  std::uint64_t file_size = 0;
+  bool ok = false;            // header read and sane
+  std::string problem;        // when !ok: "zero-byte file", "not a PNG: bad signature", ...
+};
+
+// Reads only the header bytes. Never throws for a bad image: `ok` is false and `problem`
+// says why (unreadable, zero bytes, truncated header, unknown format, extension mismatch...).
+ImageInfo read_image_header(const std::filesystem::path& path);
+
+// Fully decodes the image with OpenCV (the audit's --deep): empty string when it decodes,
+// otherwise what went wrong (truncated data, corrupt stream, decoder error).
+std::string decode_check(const std::filesystem::path& path);
+
+bool is_image_extension(const std::filesystem::path& path);  // case-insensitive
+
+}  // namespace lathe
