@@ -1,0 +1,48 @@
+// TensorBoard event files (events.out.tfevents.*): TFRecord framing (length, masked CRC32C of
+// the length, payload, masked CRC32C of the payload) around hand-encoded `Event` protobufs
+// carrying scalar summaries. Append-only: each record is flushed as written; a record torn by a
+// crash fails its CRC and readers (TensorBoard included) stop there, so earlier data is safe.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lathe {
+
+std::uint32_t crc32c(std::string_view bytes);
+std::uint32_t masked_crc32c(std::string_view bytes);
+
+struct ScalarEvent {
+  double wall_time = 0;
+  std::int64_t step = 0;
+  std::string tag;
+  float value = 0;
+};
+
+class TensorBoardWriter {
+ public:
+  // Creates `dir/events.out.tfevents.<unix time>.<host>` (or appends to it if it exists) and
+  // writes the file_version record first. Throws lathe::Error naming the file on failure.
+  explicit TensorBoardWriter(const std::filesystem::path& dir);
+  ~TensorBoardWriter();
+  TensorBoardWriter(const TensorBoardWriter&) = delete;
+  TensorBoardWriter& operator=(const TensorBoardWriter&) = delete;
+
+  void add_scalar(const std::string& tag, float value, std::int64_t step, double wall_time);
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  void write_record(std::string_view payload);
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+};
+
+// Reads every complete, CRC-valid scalar event of an event file (stops at a torn record).
+// Throws lathe::Error when the file cannot be opened.
+std::vector<ScalarEvent> read_scalar_events(const std::filesystem::path& path);
+
+}  // namespace lathe
