@@ -73,11 +73,16 @@ CaptionText parse_caption(std::string raw) {
   if (!body.empty() && body.size() != text.size() - newline_len) c.stray_whitespace = true;
   if (body.empty()) return c;
 
+  // A line break already separates tags, so "a,\nb" holds no empty tag: join with a comma
+  // only where neither side of the break has one.
   std::string joined;
   for (std::string_view line_rest = body; !line_rest.empty();) {
     std::size_t nl = line_rest.find('\n');
     std::string_view line = trim_ascii(line_rest.substr(0, nl));
-    if (!line.empty()) joined += (joined.empty() ? "" : ",") + std::string(line);
+    if (!line.empty()) {
+      if (!joined.empty() && joined.back() != ',' && line.front() != ',') joined += ',';
+      joined += line;
+    }
     if (nl == std::string_view::npos) break;
     line_rest.remove_prefix(nl + 1);
   }

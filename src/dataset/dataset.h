@@ -3,9 +3,11 @@
 // the audit, the tag statistics, the bucket planner and the trainer all read it.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dataset/caption.h"
@@ -33,6 +35,12 @@ struct Concept {
   double loss_weight = 1.0;
   std::vector<Item> items;                    // images (with or without caption), sorted by path
   std::vector<std::filesystem::path> orphan_captions;  // caption files with no image
+  // Files that are neither a supported image nor a caption (.gif, .json, .npz, ...), sorted;
+  // training ignores them, the audit may point out the ones that look like images.
+  std::vector<std::filesystem::path> other_files;
+  // Subfolders not scanned because ScanOptions::recursive is off (kohya does not read them
+  // either): their images are not trained, which the audit may warn about.
+  std::vector<std::filesystem::path> skipped_subfolders;
   std::vector<std::string> scan_problems;     // permission denied, symlink loop, ... per concept
 };
 
@@ -68,6 +76,11 @@ Dataset scan_concepts(const std::filesystem::path& root, const std::vector<Conce
                       const ScanOptions& options);
 
 // Splits a kohya folder name: "10_jinx girl" -> {10, "jinx girl"}; "jinx" -> {1, "jinx"}.
+// A prefix of more than 6 digits is not read as repeats; "0_x" gives 0 (the audit flags it).
 std::pair<int, std::string> parse_concept_folder_name(const std::string& folder_name);
+
+// Caption files larger than this are not read: no tag list is that long, so the file is
+// something else under a caption's name. The item gets a caption_problem instead.
+constexpr std::size_t kMaxCaptionBytes = std::size_t(1) << 20;
 
 }  // namespace lathe

@@ -2,6 +2,7 @@
 // WebP (VP8, VP8L, VP8X), BMP. This is what keeps the audit interactive on 100k images.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -20,6 +21,9 @@ struct ImageInfo {
   std::uint64_t file_size = 0;
   bool ok = false;            // header read and sane
   std::string problem;        // when !ok: "zero-byte file", "not a PNG: bad signature", ...
+  // The content is another format than the extension says (a JPEG named .png). The size is
+  // still read, so `ok` stays true and `problem` says what is off: a warning, not a broken file.
+  bool extension_mismatch = false;
 };
 
 // Reads only the header bytes. Never throws for a bad image: `ok` is false and `problem`
@@ -31,5 +35,15 @@ ImageInfo read_image_header(const std::filesystem::path& path);
 std::string decode_check(const std::filesystem::path& path);
 
 bool is_image_extension(const std::filesystem::path& path);  // case-insensitive
+
+// The format an extension names (".JPG" -> Jpeg), Unknown for anything else.
+ImageFormat image_format_from_extension(const std::filesystem::path& path);
+
+// The format the first bytes show (signature only, at least 12 bytes for WebP).
+ImageFormat sniff_image_format(const unsigned char* bytes, std::size_t size);
+
+// Images wider or taller than this are reported as absurd (JPEG's own limit; PIL and OpenCV
+// refuse far smaller pixel counts by default).
+constexpr int kMaxImageSide = 65535;
 
 }  // namespace lathe

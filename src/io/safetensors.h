@@ -14,7 +14,9 @@
 
 namespace lathe {
 
-enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL, F8_E4M3, F8_E5M2 };
+// Every dtype the format defines that Lathe reads. U16/U32/U64 parse and can be viewed, but
+// libtorch 1.13 has no unsigned tensors wider than 8 bits, so converting them is refused.
+enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL, F8_E4M3, F8_E5M2, U16, U32, U64 };
 
 const char* dtype_name(DType t);           // "F32", as spelled in the format
 std::size_t dtype_size(DType t);           // bytes per element
@@ -42,9 +44,15 @@ struct SafetensorsHeader {
   std::uint64_t header_size = 0;    // the JSON length N from the first 8 bytes
 };
 
-// Parses and validates a header (the first 8 + N bytes) against a file of `file_size` bytes.
+// Largest JSON header accepted (the reference implementation uses the same 100 MB cap); a
+// length above it is a corrupt or hostile file, and refusing it early bounds memory use.
+constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
+
+// Parses and validates a header against a file of `file_size` bytes. `header_bytes` starts at
+// the beginning of the file and holds at least the first 8 + N bytes (more is ignored).
 // Throws lathe::Error naming `source` and the defect: length cap, JSON syntax, unknown dtype,
-// shape x dtype size != byte range, range outside the data, overlaps, gaps, overflow.
+// shape x dtype size != byte range, range outside the data, overlaps, gaps, overflow,
+// duplicate keys, a non-string metadata value.
 SafetensorsHeader parse_safetensors_header(std::string_view header_bytes, std::uint64_t file_size,
                                            const std::string& source);
 
@@ -62,7 +70,11 @@ class SafetensorsFile {
   bool contains(const std::string& name) const;
   const TensorInfo& info(const std::string& name) const;  // throws lathe::Error naming the key
   TensorView view(const std::string& name) const;
-  std::vector<std::string> names() const;
+  std::vector<std::string> names() const;  // sorted
+  // Drops the pages of a view from this process's resident set once its bytes were copied
+  // out (they stay in the page cache), so converting a checkpoint tensor by tensor holds
+  // about one copy of the weights, not the mapped file plus the converted tensors.
+  void release(const TensorView& view) const;
 
  private:
   std::filesystem::path path_;
@@ -81,8 +93,11 @@ struct TensorToWrite {
   std::string_view bytes;
 };
 
-// Writes a safetensors file atomically (temp + fsync + rename), header padded with spaces to a
-// multiple of 8 bytes as the format recommends; tensors sorted by name... see .cpp.
+// Writes a safetensors file atomically (temp + fsync + rename), streaming the tensor bytes
+// (no copy of the whole file in memory). The header is padded with spaces to a multiple of 8
+// bytes as the format specifies, so every tensor starts 8-byte aligned; tensors are stored in
+// the order given. Throws lathe::Error on duplicate names or bytes that do not match the
+// shape and dtype.
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata);
 

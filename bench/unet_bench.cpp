@@ -1,0 +1,215 @@
+// Speed of the networks that dominate training and latent caching, on this CPU: a full-size
+// SD 1.5 UNet (random weights, 64x64 latents = 512 px, batch 1) forward, and forward+backward
+// with frozen weights (gradient w.r.t. the input only, the LoRA situation); the SD VAE encoder
+// at 512 px. Each reports time, peak RSS during the benchmark (VmHWM after resetting it through
+// /proc/self/clear_refs), and achieved FLOP/s as a fraction of this machine's fp32 GEMM peak,
+// measured by the Gemm benchmark in the same program (a 2048^3 torch::mm). FLOPs are counted
+// analytically from the configuration: multiply-adds of every convolution, linear layer and
+// attention matmul (x2); normalisations, activations and softmax are not counted (a few %).
+#include "models/unet.h"
+#include "models/vae.h"
+
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace {
+
+using lathe::UNetConfig;
+using lathe::VAEConfig;
+
+double g_gemm_peak = 0;  // FLOP/s, set by BM_Gemm (registered first)
+
+void reset_peak_rss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+double peak_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  return 0;
+}
+
+// Forward FLOPs split into dense layers and attention products (self / cross), since the
+// frozen-weight backward costs one pass over the dense layers and the cross-attention products,
+// two over the self-attention products (both q and k need gradients).
+struct Flops {
+  double dense = 0, self_attn = 0, cross_attn = 0;
+  double forward() const { return dense + self_attn + cross_attn; }
+  double backward_input_only() const { return dense + 2 * self_attn + cross_attn; }
+};
+
+double conv(double cin, double cout, double k, double hw_out) { return 2 * cin * cout * k * k * hw_out; }
+
+Flops unet_flops(const UNetConfig& c, double h, double w, double ctx_len) {
+  Flops f;
+  auto resblock = [&](double cin, double cout, double hw) {
+    f.dense += conv(cin, cout, 3, hw) + conv(cout, cout, 3, hw) + (cin != cout ? conv(cin, cout, 1, hw) : 0);
+  };
+  auto transformer = [&](double ch, double hw, std::int64_t depth) {
+    const double cc = static_cast<double>(c.cross_attention_dim);
+    f.dense += 2 * (2 * ch * ch * hw);  // proj_in, proj_out
+    for (std::int64_t i = 0; i < depth; ++i) {
+      f.dense += 4 * 2 * ch * ch * hw;                          // attn1 q k v out
+      f.self_attn += 2 * (2 * hw * hw * ch);                    // q k^T, a v
+      f.dense += 2 * 2 * ch * ch * hw + 2 * 2 * cc * ch * ctx_len;  // attn2 q, out; k, v
+      f.cross_attn += 2 * (2 * hw * ctx_len * ch);
+      f.dense += 2 * ch * 8 * ch * hw + 2 * 4 * ch * ch * hw;   // GEGLU proj, ff out
+    }
+  };
+  double hw = h * w;
+  double ch = static_cast<double>(c.block_out_channels[0]);
+  f.dense += conv(c.in_channels, ch, 3, hw);
+  std::vector<double> skips{ch};
+  for (std::int64_t level = 0; level < c.levels(); ++level) {
+    const double out = static_cast<double>(c.block_out_channels[level]);
+    for (std::int64_t i = 0; i < c.layers_per_block; ++i) {
+      resblock(ch, out, hw);
+      ch = out;
+      if (c.attention[level]) transformer(ch, hw, c.transformer_depth[level]);
+      skips.push_back(ch);
+    }
+    if (level + 1 < c.levels()) {
+      hw /= 4;
+      f.dense += conv(ch, ch, 3, hw);
+      skips.push_back(ch);
+    }
+  }
+  resblock(ch, ch, hw);
+  transformer(ch, hw, c.mid_transformer_depth);
+  resblock(ch, ch, hw);
+  for (std::int64_t level = c.levels() - 1; level >= 0; --level) {
+    const double out = static_cast<double>(c.block_out_channels[level]);
+    for (std::int64_t i = 0; i <= c.layers_per_block; ++i) {
+      resblock(ch + skips.back(), out, hw);
+      skips.pop_back();
+      ch = out;
+      if (c.attention[level]) transformer(ch, hw, c.transformer_depth[level]);
+      if (level > 0 && i == c.layers_per_block) {
+        hw *= 4;
+        f.dense += conv(ch, ch, 3, hw);
+      }
+    }
+  }
+  f.dense += conv(ch, c.out_channels, 3, hw);
+  return f;
+}
+
+double vae_encoder_flops(const VAEConfig& c, double h, double w) {
+  double f = 0, hw = h * w, ch = static_cast<double>(c.block_out_channels[0]);
+  f += conv(c.in_channels, ch, 3, hw);
+  auto resnet = [&](double cin, double cout) {
+    f += conv(cin, cout, 3, hw) + conv(cout, cout, 3, hw) + (cin != cout ? conv(cin, cout, 1, hw) : 0);
+  };
+  for (std::size_t level = 0; level < c.block_out_channels.size(); ++level) {
+    const double out = static_cast<double>(c.block_out_channels[level]);
+    for (std::int64_t i = 0; i < c.layers_per_block; ++i) {
+      resnet(ch, out);
+      ch = out;
+    }
+    if (level + 1 < c.block_out_channels.size()) {
+      hw /= 4;
+      f += conv(ch, ch, 3, hw);
+    }
+  }
+  resnet(ch, ch);
+  f += 4 * conv(ch, ch, 1, hw) + 2 * (2 * hw * hw * ch);  // q k v proj_out; q k^T, a v
+  resnet(ch, ch);
+  f += conv(ch, 2 * c.latent_channels, 3, hw) + conv(2 * c.latent_channels, 2 * c.latent_channels, 1, hw);
+  return f;
+}
+
+void report(benchmark::State& state, double flops_per_iter) {
+  state.counters["FLOP/s"] = benchmark::Counter(flops_per_iter, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/iter"] = flops_per_iter / 1e9;
+  state.counters["peak_RSS_MiB"] = peak_rss_mib();
+  if (g_gemm_peak > 0) {
+    // fraction of the GEMM peak, from the mean iteration time of this run
+    state.counters["frac_of_gemm_peak"] =
+        benchmark::Counter(flops_per_iter / g_gemm_peak, benchmark::Counter::kIsIterationInvariantRate);
+  }
+}
+
+void BM_Gemm(benchmark::State& state) {
+  torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+  const std::int64_t n = state.range(0);
+  torch::NoGradGuard no_grad;
+  auto a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
+  torch::mm_out(c, a, b);  // warm-up
+  const double flops = 2.0 * n * n * n;
+  double best = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    torch::mm_out(c, a, b);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, flops / s);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  g_gemm_peak = std::max(g_gemm_peak, best);  // the peak is the best repetition observed
+  state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["best_FLOP/s"] = best;
+}
+
+struct UNetFixture {
+  lathe::UNet unet{nullptr};
+  torch::Tensor x, t, ctx;
+  UNetFixture() {
+    torch::manual_seed(0);
+    unet = lathe::UNet(UNetConfig::sd15());
+    unet->eval();
+    for (auto& p : unet->parameters()) p.set_requires_grad(false);
+    x = torch::randn({1, 4, 64, 64});
+    t = torch::tensor(std::vector<std::int64_t>{500});
+    ctx = torch::randn({1, 77, 768});
+  }
+};
+
+UNetFixture& unet_fixture() {
+  static UNetFixture f;
+  return f;
+}
+
+void BM_UNetSD15Forward(benchmark::State& state) {
+  auto& f = unet_fixture();
+  reset_peak_rss();
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(f.unet->forward(f.x, f.t, f.ctx).data_ptr());
+  report(state, unet_flops(UNetConfig::sd15(), 64, 64, 77).forward());
+}
+
+void BM_UNetSD15ForwardBackward(benchmark::State& state) {
+  auto& f = unet_fixture();
+  reset_peak_rss();
+  for (auto _ : state) {
+    auto x = f.x.clone().requires_grad_(true);
+    f.unet->forward(x, f.t, f.ctx).pow(2).mean().backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  }
+  const auto fl = unet_flops(UNetConfig::sd15(), 64, 64, 77);
+  report(state, fl.forward() + fl.backward_input_only());
+}
+
+void BM_VAEEncoder512(benchmark::State& state) {
+  torch::manual_seed(0);
+  lathe::VAE vae(VAEConfig::sd());
+  vae->eval();
+  auto image = torch::rand({1, 3, 512, 512}) * 2 - 1;
+  reset_peak_rss();
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(vae->moments(image).data_ptr());
+  report(state, vae_encoder_flops(VAEConfig::sd(), 512, 512));
+}
+
+BENCHMARK(BM_Gemm)->Arg(2048)->Iterations(5)->Repetitions(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_VAEEncoder512)->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_UNetSD15Forward)->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_UNetSD15ForwardBackward)->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

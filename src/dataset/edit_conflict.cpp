@@ -1,0 +1,77 @@
+// Snapshots and the changed-on-disk check (see edit_conflict.h).
+#include "dataset/edit_conflict.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "io/atomic_file.h"
+
+namespace lathe {
+namespace {
+
+std::int64_t mtime_ns_of(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+std::uint64_t content_hash(std::string_view bytes) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string read_with_snapshot(const std::filesystem::path& path, FileSnapshot& snapshot,
+                               std::size_t max_bytes) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw Error(fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)));
+  std::string bytes = read_file(path, max_bytes);
+  snapshot.size = static_cast<std::int64_t>(bytes.size());
+  snapshot.mtime_ns = mtime_ns_of(st);
+  snapshot.hash = content_hash(bytes);
+  return bytes;
+}
+
+std::optional<std::string> describe_change(const std::filesystem::path& path,
+                                           const FileSnapshot& snapshot) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::string("it was deleted or renamed");
+    return fmt::format("it can no longer be read ({})", std::strerror(errno));
+  }
+  if (st.st_size != snapshot.size)
+    return fmt::format("its size went from {} to {} bytes", snapshot.size,
+                       static_cast<std::int64_t>(st.st_size));
+  if (mtime_ns_of(st) != snapshot.mtime_ns) return std::string("its modification time changed");
+  std::string bytes;
+  try {
+    bytes = read_file(path);
+  } catch (const Error& e) {
+    return fmt::format("it can no longer be read ({})", e.what());
+  }
+  if (content_hash(bytes) != snapshot.hash) return std::string("its content changed");
+  return std::nullopt;
+}
+
+std::string conflict_message(const std::filesystem::path& path, const std::string& change) {
+  return fmt::format(
+      "{} changed on disk since Lathe read it ({}); nothing was written. Check that no other "
+      "program is editing the captions, then run the command again",
+      path.string(), change);
+}
+
+bool is_marked_read_only(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  return (st.st_mode & 0222) == 0;
+}
+
+}  // namespace lathe

@@ -1,0 +1,101 @@
+// Plan and apply for caption edits (see edit_engine.h).
+#include "dataset/edit_engine.h"
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "dataset/dataset.h"
+
+namespace lathe {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string relative_to_root(const fs::path& path, const fs::path& root) {
+  fs::path rel = path.lexically_relative(root);
+  if (rel.empty() || *rel.begin() == "..")
+    throw Error(fmt::format("{} is outside the dataset {}; edit captions inside it",
+                            path.string(), root.string()));
+  return rel.generic_string();
+}
+
+std::string list_some(const std::vector<std::string>& files) {
+  std::string out;
+  for (std::size_t i = 0; i < files.size() && i < 5; ++i) out += (i ? ", " : "") + files[i];
+  if (files.size() > 5) out += fmt::format(" and {} more", files.size() - 5);
+  return out;
+}
+
+}  // namespace
+
+std::string caption_preview(const std::string& bytes) {
+  std::string_view v = bytes;
+  if (v.substr(0, 3) == "\xEF\xBB\xBF") v.remove_prefix(3);
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\r' && i + 1 < v.size() && v[i + 1] == '\n') continue;
+    out += v[i] == '\n' ? std::string(" / ") : std::string(1, v[i]);
+  }
+  return out;
+}
+
+EditEngine::EditEngine(const fs::path& dataset_root, bool will_write)
+    : root_(dataset_root), journal_(dataset_root, will_write) {}
+
+EditPlan EditEngine::plan(const EditOp& op, const std::vector<CaptionRef>& captions,
+                          const EditScope& scope) const {
+  validate_edit_op(op);
+  EditPlan plan;
+  plan.op = op;
+  plan.scope = scope.describe();
+  plan.files_in_scope = captions.size();
+  const bool filtered = !scope.where_tags.empty() || !scope.where_no_tags.empty();
+  for (const auto& ref : captions) {
+    FileSnapshot snapshot;
+    std::string bytes = read_with_snapshot(ref.path, snapshot, kMaxCaptionBytes);
+    if (filtered && !tags_in_scope(parse_caption_doc(bytes).tags(), scope)) continue;
+    ++plan.files_matched;
+    auto after = edit_caption_bytes(op, bytes);
+    if (!after) continue;
+    plan.changes.push_back({ref.path, relative_to_root(ref.path, root_), ref.concept_name,
+                            snapshot, std::move(bytes), std::move(*after)});
+  }
+  return plan;
+}
+
+ApplyResult EditEngine::apply(EditPlan plan, const AfterWriteHook& hook) {
+  ApplyResult result;
+  if (plan.changes.empty()) return result;
+  std::vector<std::string> read_only;
+  for (const auto& c : plan.changes) {
+    if (auto change = describe_change(c.path, c.snapshot)) {
+      std::size_t others = 0;
+      for (const auto& d : plan.changes)
+        if (&d != &c && describe_change(d.path, d.snapshot)) ++others;
+      std::string msg = conflict_message(c.path, *change);
+      if (others) msg += fmt::format(" ({} other caption(s) changed too)", others);
+      throw Error(msg);
+    }
+    if (is_marked_read_only(c.path)) read_only.push_back(c.rel_path);
+  }
+  if (!read_only.empty())
+    throw Error(fmt::format("{} caption file(s) are read-only: {}; nothing was written. Make them "
+                            "writable (chmod u+w) or leave them out of the scope (--concept, "
+                            "--file, --where-no-tag), then run again",
+                            read_only.size(), list_some(read_only)));
+
+  std::vector<JournalRecord> records;
+  records.reserve(plan.changes.size());
+  for (auto& c : plan.changes)
+    records.push_back({c.rel_path, std::move(c.before), std::move(c.after)});
+  BatchHeader header;
+  header.op = plan.op.name();
+  header.summary = plan.op.describe();
+  header.scope = plan.scope;
+  result.batch = journal_.apply(header, records, hook);
+  result.files_written = records.size();
+  return result;
+}
+
+}  // namespace lathe

@@ -1,0 +1,36 @@
+// Atomic writes of many files at once, for journaled batches (a caption edit over 100,000
+// files). Same contract as write_file_atomic for every file (temp file in the same folder,
+// data durable before the rename, rename, folder fsync) but the fsyncs are batched: one
+// syncfs for all temp files instead of one fsync pair per file, which is what makes a
+// dataset-wide edit take seconds rather than minutes.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lathe {
+
+struct AtomicBatchEntry {
+  std::filesystem::path path;
+  std::string_view bytes;  // must stay alive during the call
+};
+
+// Phase 1 writes every temp file (batch_temp_name) keeping each target's mode; phase 2 makes
+// them durable; phase 3 renames them over their targets in order, calling after_rename(i)
+// after the i-th; phase 4 fsyncs each folder once. A failure in phase 1 or 2 removes every
+// temp file and leaves all targets untouched. A failed rename throws too: targets renamed
+// before it hold their new bytes, which the caller (the edit journal) must restore.
+// Throws lathe::Error naming the file and the OS error.
+void write_files_atomic(const std::vector<AtomicBatchEntry>& entries, const std::string& temp_tag,
+                        const std::function<void(std::size_t)>& after_rename = {});
+
+// ".<name>.<temp_tag>.tmp" beside `target`: predictable, so a journal that recovers from a
+// crash can delete the temp files the crashed batch left behind.
+std::filesystem::path batch_temp_path(const std::filesystem::path& target,
+                                      const std::string& temp_tag);
+
+}  // namespace lathe

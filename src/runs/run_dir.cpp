@@ -1,0 +1,86 @@
+// Run directory naming, creation and lookup (see run_dir.h).
+#include "runs/run_dir.h"
+
+#include <algorithm>
+#include <ctime>
+#include <fmt/format.h>
+
+#include "common/error.h"
+
+namespace fs = std::filesystem;
+
+namespace lathe {
+
+std::string sanitize_run_name(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == '-';
+    out += keep ? c : '-';
+  }
+  if (out.size() > 48) out.resize(48);
+  while (!out.empty() && (out.front() == '.' || out.front() == '-')) out.erase(out.begin());
+  return out.empty() ? "run" : out;
+}
+
+std::string make_run_id(const std::string& name, long long unix_time) {
+  std::time_t t = static_cast<std::time_t>(unix_time);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  return fmt::format("{}-{}", stamp, sanitize_run_name(name));
+}
+
+RunPaths create_run_dir(const fs::path& runs_root, const std::string& name, long long unix_time) {
+  std::error_code ec;
+  fs::create_directories(runs_root, ec);
+  if (ec)
+    throw Error(fmt::format("cannot create runs folder {}: {}", runs_root.string(), ec.message()));
+  std::string id = make_run_id(name, unix_time);
+  fs::path dir = runs_root / id;
+  for (int n = 2; fs::exists(dir); ++n) dir = runs_root / fmt::format("{}-{}", id, n);
+  RunPaths paths{dir};
+  for (const fs::path& p : {paths.dir, paths.epochs(), paths.checkpoints(), paths.samples()}) {
+    fs::create_directories(p, ec);
+    if (ec) throw Error(fmt::format("cannot create run folder {}: {}", p.string(), ec.message()));
+  }
+  return paths;
+}
+
+std::vector<RunPaths> list_runs(const fs::path& runs_root) {
+  std::vector<RunPaths> runs;
+  std::error_code ec;
+  for (fs::directory_iterator it(runs_root, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec) && fs::exists(it->path() / "status.json", ec))
+      runs.push_back(RunPaths{it->path()});
+  }
+  std::sort(runs.begin(), runs.end(),
+            [](const RunPaths& a, const RunPaths& b) { return a.run_id() < b.run_id(); });
+  return runs;
+}
+
+RunPaths find_run(const fs::path& runs_root, const std::string& query) {
+  std::error_code ec;
+  if (fs::exists(fs::path(query) / "status.json", ec)) return RunPaths{fs::path(query)};
+  std::vector<RunPaths> matches;
+  for (const RunPaths& r : list_runs(runs_root)) {
+    const std::string id = r.run_id();
+    if (id == query) return r;
+    bool prefix = id.rfind(query, 0) == 0;
+    bool suffix = id.size() >= query.size() && id.compare(id.size() - query.size(), query.size(),
+                                                          query) == 0;
+    if (prefix || suffix) matches.push_back(r);
+  }
+  if (matches.size() == 1) return matches[0];
+  if (matches.empty())
+    throw Error(fmt::format("no run '{}' in {} (list them with 'lathe runs list --runs-dir {}')",
+                            query, runs_root.string(), runs_root.string()));
+  std::string names;
+  for (const auto& m : matches) names += "\n  " + m.run_id();
+  throw Error(fmt::format("'{}' matches {} runs; give more of the id:{}", query, matches.size(),
+                          names));
+}
+
+}  // namespace lathe
