@@ -68,12 +68,13 @@ inline std::vector<Encoded> encode_templates(unsigned seed) {
     cv::Mat img(wh[1], wh[0], CV_8UC3);
     for (int y = 0; y < img.rows; ++y)
       for (int x = 0; x < img.cols; ++x)
-        img.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<unsigned char>(x * 3 + seed),
-                                            static_cast<unsigned char>(y * 2),
-                                            static_cast<unsigned char>((x + y) * 5));
+        img.at<cv::Vec3b>(y, x) =
+            cv::Vec3b(static_cast<unsigned char>(x * 3 + seed), static_cast<unsigned char>(y * 2),
+                      static_cast<unsigned char>((x + y) * 5));
     for (const char* ext : extensions) {
       Encoded e{ext, {}};
-      if (!cv::imencode(ext, img, e.bytes)) throw std::runtime_error(std::string("cannot encode ") + ext);
+      if (!cv::imencode(ext, img, e.bytes))
+        throw std::runtime_error(std::string("cannot encode ") + ext);
       out.push_back(std::move(e));
     }
   }
@@ -81,15 +82,64 @@ inline std::vector<Encoded> encode_templates(unsigned seed) {
 }
 
 inline const std::vector<std::string>& tag_pool() {
-  static const std::vector<std::string> tags = {
-      "1girl", "solo", "long hair", "short hair", "smile", "looking at viewer", "blue eyes",
-      "brown hair", "black hair", "blonde hair", "open mouth", "simple background",
-      "white background", "outdoors", "indoors", "sky", "cloud", "tree", "day", "night",
-      "upper body", "full body", "standing", "sitting", "holding", "jacket", "shirt", "dress",
-      "hat", "glasses", "red eyes", "green eyes", "closed eyes", "blush", "from side",
-      "portrait", "close-up", "water", "city", "street", "flower", "sunlight", "shadow",
-      "dutch angle", "depth of field", "blurry background", "hand up", "jewelry", "earrings",
-      "necklace", "scarf", "gloves", "boots", "skirt", "pants", "armor", "sword", "book"};
+  static const std::vector<std::string> tags = {"1girl",
+                                                "solo",
+                                                "long hair",
+                                                "short hair",
+                                                "smile",
+                                                "looking at viewer",
+                                                "blue eyes",
+                                                "brown hair",
+                                                "black hair",
+                                                "blonde hair",
+                                                "open mouth",
+                                                "simple background",
+                                                "white background",
+                                                "outdoors",
+                                                "indoors",
+                                                "sky",
+                                                "cloud",
+                                                "tree",
+                                                "day",
+                                                "night",
+                                                "upper body",
+                                                "full body",
+                                                "standing",
+                                                "sitting",
+                                                "holding",
+                                                "jacket",
+                                                "shirt",
+                                                "dress",
+                                                "hat",
+                                                "glasses",
+                                                "red eyes",
+                                                "green eyes",
+                                                "closed eyes",
+                                                "blush",
+                                                "from side",
+                                                "portrait",
+                                                "close-up",
+                                                "water",
+                                                "city",
+                                                "street",
+                                                "flower",
+                                                "sunlight",
+                                                "shadow",
+                                                "dutch angle",
+                                                "depth of field",
+                                                "blurry background",
+                                                "hand up",
+                                                "jewelry",
+                                                "earrings",
+                                                "necklace",
+                                                "scarf",
+                                                "gloves",
+                                                "boots",
+                                                "skirt",
+                                                "pants",
+                                                "armor",
+                                                "sword",
+                                                "book"};
   return tags;
 }
 

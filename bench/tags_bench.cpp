@@ -65,7 +65,7 @@ void BM_RemoveTagJournaled(benchmark::State& state) {
   state.counters["apply_s"] = apply_s / static_cast<double>(state.iterations());
 }
 
-BENCHMARK(BM_RemoveTagJournaled)->Unit(benchmark::kSecond)->Iterations(1)->Repetitions(3)
+BENCHMARK(BM_RemoveTagJournaled)->Unit(benchmark::kSecond)->Iterations(1)
     ->UseRealTime();
 
 }  // namespace

@@ -3,6 +3,8 @@
 # then configures and builds into build/. Run as root or with sudo available.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache hits across checkouts in different folders (CI clones afresh each time).
+export CCACHE_BASEDIR="$PWD"
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
@@ -38,6 +40,6 @@ for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu; do
   fi
 done
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build
 echo "setup: built build/lathe"

@@ -90,7 +90,8 @@ CommandSpec buckets_command() {
       "Resolution, batch size and bucket settings come from the flags (a profile supplies\n"
       "only its dataset). Exit code: 0 plan printed, 1 the dataset cannot be read, 2 usage.";
   spec.options = {
-      {"resolution", "N|WxH", "training resolution: 512, 1024 or WxH such as 768x512 (default 512)"},
+      {"resolution", "N|WxH",
+       "training resolution: 512, 1024 or WxH such as 768x512 (default 512)"},
       {"batch-size", "N", "batch size (default 1)"},
       {"policy", "P", "remainder policy: partial, drop or pad (default partial)"},
       {"no-upscale", "", "kohya's --bucket_no_upscale: buckets from each image's own size"},

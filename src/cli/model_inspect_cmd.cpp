@@ -114,8 +114,8 @@ int print_text(const Checkpoint& ck, const std::map<Component, ComponentSummary>
   }
   std::cout << fmt::format("    {:<15} {:>5}          {:>9} params\n", "total", "", millions(total));
   if (!ck.ignored_keys.empty())
-    std::cout << fmt::format("  ignored     {} tensors no network uses ({})\n", ck.ignored_keys.size(),
-                             list_some(ck.ignored_keys, 3));
+    std::cout << fmt::format("  ignored     {} tensor{} no network uses ({})\n", ck.ignored_keys.size(),
+                             ck.ignored_keys.size() == 1 ? "" : "s", list_some(ck.ignored_keys, 3));
   return kExitOk;
 }
 

@@ -43,9 +43,9 @@ int run_step(const Args& args, bool undo) {
     std::cout << fmt::format("nothing to {} in {}\n", verb, root.string());
     return kExitOk;
   }
-  std::cout << fmt::format("{} batch #{}: {} ({}), {} caption(s) restored\n",
-                           undo ? "undid" : "redid", header->id, header->summary, header->scope,
-                           header->files);
+  std::cout << fmt::format("{} batch #{}: {} ({}), {} caption(s) {}\n", undo ? "undid" : "redid",
+                           header->id, header->summary, header->scope, header->files,
+                           undo ? "restored to their bytes before it" : "rewritten");
   return kExitOk;
 }
 
@@ -100,10 +100,10 @@ CommandSpec tags_history_command() {
       std::cout << fmt::format("no caption edits journaled in {}\n", root.string());
       return kExitOk;
     }
-    std::cout << fmt::format("{:>5}  {:<19}  {:>6}  {:<10}  {}\n", "batch", "time", "files",
+    std::cout << fmt::format("{:>5}  {:<19}  {:>6}  {:<11}  {}\n", "batch", "time", "files",
                              "status", "edit (scope)");
     for (const auto& e : entries)
-      std::cout << fmt::format("{:>5}  {:<19}  {:>6}  {:<10}  {} ({})\n", "#" + std::to_string(e.header.id),
+      std::cout << fmt::format("{:>5}  {:<19}  {:>6}  {:<11}  {} ({})\n", "#" + std::to_string(e.header.id),
                                local_time(e.header.time_unix), e.header.files,
                                to_string(e.status), e.header.summary, e.header.scope);
     return kExitOk;

@@ -50,6 +50,7 @@ int print_table(text::ClipTokenizer& tok, const std::string& caption) {
     if (i == fit) std::cout << "  ---- cut here: tokens below fall outside the 77-token row ----\n";
     const auto& t = tokens[i];
     std::string txt = readable_bytes(text::symbols_to_bytes(t.piece));
+    while (!txt.empty() && txt.back() == ' ') txt.pop_back();  // the word end is in `piece`
     std::cout << fmt::format("{:>4}  {:>6}  {:<20}  {}\n", i + 1, t.id, t.piece, txt);
   }
   std::cout << fmt::format("{} token{}", tokens.size(), tokens.size() == 1 ? "" : "s");

@@ -132,11 +132,13 @@ void check_keep_tokens(const AuditContext& ctx, Findings& out) {
     std::string effect =
         static_cast<std::size_t>(keep) < lead
             ? "some activation tags get shuffled away from the front"
-            : fmt::format("{} ordinary tag{} stay pinned to the front as well",
-                          keep - static_cast<int>(lead), keep - static_cast<int>(lead) == 1 ? "" : "s");
+            : fmt::format("{} ordinary tag{} pinned to the front as well",
+                          keep - static_cast<int>(lead),
+                          keep - static_cast<int>(lead) == 1 ? " stays" : "s stay");
     out.add(Severity::Warning, "tokens.keep_tokens_mismatch", c.name, c.path,
-            fmt::format("keep_tokens is {} but {} of {} captions start with {} activation tag{}: {}",
-                        keep, typical->second, captions, lead, lead == 1 ? "" : "s", effect),
+            fmt::format("concept '{}': keep_tokens is {} but {} of {} captions start with {} "
+                        "activation tag{}: {}",
+                        c.folder_name, keep, typical->second, captions, lead, lead == 1 ? "" : "s", effect),
             fmt::format("set keep_tokens to {} or put the activation tags first in every caption",
                         lead));
   }

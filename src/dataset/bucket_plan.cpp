@@ -17,11 +17,27 @@ namespace lathe {
 namespace {
 
 // Python's int(x) for the non-negative doubles bucketing produces.
-long long py_int(double x) { return static_cast<long long>(x); }
+long long py_int(double x) {
+  return static_cast<long long>(x);
+}
 
-long long floor_to(long long x, long long step) { return x - x % step; }
+// Python's int(x + 0.5) as a pixel count, refusing sizes no image can be resized to (a header
+// claiming a 2^31-pixel side) instead of overflowing.
+int rounded_side(double x, int w, int h) {
+  if (!(x + 0.5 < 1073741824.0))
+    throw Error(fmt::format("image size {}x{}: resizing it for a bucket needs a side of {:.0f} "
+                            "pixels; check the file's header",
+                            w, h, x));
+  return static_cast<int>(py_int(x + 0.5));
+}
 
-long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
+long long floor_to(long long x, long long step) {
+  return x - x % step;
+}
+
+long long ceil_div(long long a, long long b) {
+  return (a + b - 1) / b;
+}
 
 // Python's float floor division `a // b` (CPython float_floor_div), not floor(a / b): the two
 // differ when a / b rounds up onto an integer.
@@ -59,14 +75,14 @@ void parse_bucket_resolution(const std::string& text, BucketSettings& s) {
 
 void validate_bucket_settings(const BucketSettings& s) {
   if (s.width < 1 || s.height < 1)
-    throw Error(fmt::format("bucket resolution {}x{}: both sides must be at least 1", s.width,
-                            s.height));
+    throw Error(
+        fmt::format("bucket resolution {}x{}: both sides must be at least 1", s.width, s.height));
   if (s.bucket_reso_steps < 1)
     throw Error(fmt::format("bucket_reso_steps {}: must be at least 1 (kohya uses 64)",
                             s.bucket_reso_steps));
   if (s.min_bucket_reso < 1)
-    throw Error(fmt::format("min_bucket_reso {}: must be at least 1 (kohya uses 256)",
-                            s.min_bucket_reso));
+    throw Error(
+        fmt::format("min_bucket_reso {}: must be at least 1 (kohya uses 256)", s.min_bucket_reso));
   // kohya's BucketManager asserts these three, in both modes.
   if (s.max_bucket_reso < s.width || s.max_bucket_reso < s.height)
     throw Error(fmt::format(
@@ -128,9 +144,9 @@ BucketSelector::BucketSelector(const BucketSettings& settings)
   for (const auto& r : resos_) aspects_.push_back(r.aspect());
 }
 
-int BucketSelector::round_to_steps(double x) const {
-  long long v = py_int(x + 0.5);
-  return static_cast<int>(floor_to(v, settings_.bucket_reso_steps));
+long long BucketSelector::round_to_steps(double x) const {
+  long long v = py_int(std::min(x + 0.5, 4.0e18));  // stays defined for absurd headers
+  return floor_to(v, settings_.bucket_reso_steps);
 }
 
 BucketAssignment BucketSelector::select(int w, int h) const {
@@ -158,8 +174,8 @@ BucketAssignment BucketSelector::select_predefined(int w, int h) const {
                                           : static_cast<double>(reso.width) / w;
   BucketAssignment a;
   a.bucket = reso;
-  a.resized_width = static_cast<int>(py_int(w * scale + 0.5));
-  a.resized_height = static_cast<int>(py_int(h * scale + 0.5));
+  a.resized_width = rounded_side(w * scale, w, h);
+  a.resized_height = rounded_side(h * scale, w, h);
   return a;
 }
 
@@ -173,18 +189,19 @@ BucketAssignment BucketSelector::select_no_upscale(int w, int h) const {
     // rounding whose aspect is closer (kohya's two candidates).
     const double resized_w = std::sqrt(static_cast<double>(max_area) * ar);
     const double resized_h = static_cast<double>(max_area) / resized_w;
-    const int bw_rounded = round_to_steps(resized_w);
-    const int bh_in_wr = round_to_steps(bw_rounded / ar);
-    const int bh_rounded = round_to_steps(resized_h);
+    rounded_side(std::max(resized_w, resized_h), w, h);  // throws for an absurd header
+    const long long bw_rounded = round_to_steps(resized_w);
+    const long long bh_in_wr = round_to_steps(bw_rounded / ar);
+    const long long bh_rounded = round_to_steps(resized_h);
     if (bh_in_wr == 0 || bh_rounded == 0) return select_degenerate(w, h);  // kohya: 1/0
-    const int bw_in_hr = round_to_steps(bh_rounded * ar);
+    const long long bw_in_hr = round_to_steps(bh_rounded * ar);
     const double ar_w = static_cast<double>(bw_rounded) / bh_in_wr;
     const double ar_h = static_cast<double>(bw_in_hr) / bh_rounded;
     if (std::abs(ar_w - ar) < std::abs(ar_h - ar)) {
       rw = bw_rounded;
-      rh = static_cast<int>(py_int(bw_rounded / ar + 0.5));
+      rh = rounded_side(bw_rounded / ar, w, h);
     } else {
-      rw = static_cast<int>(py_int(bh_rounded * ar + 0.5));
+      rw = rounded_side(bh_rounded * ar, w, h);
       rh = bh_rounded;
     }
   }
@@ -204,15 +221,17 @@ BucketAssignment BucketSelector::select_degenerate(int w, int h) const {
   const double s = std::max(s0, static_cast<double>(step) / std::min(w, h));
   BucketAssignment a;
   a.degenerate = true;
-  a.resized_width = static_cast<int>(std::max<long long>(step, py_int(w * s + 0.5)));
-  a.resized_height = static_cast<int>(std::max<long long>(step, py_int(h * s + 0.5)));
+  a.resized_width = std::max(step, rounded_side(w * s, w, h));
+  a.resized_height = std::max(step, rounded_side(h * s, w, h));
   int bw = static_cast<int>(floor_to(a.resized_width, step));
   int bh = static_cast<int>(floor_to(a.resized_height, step));
   // Keep the bucket inside the area budget (it is the VRAM budget): crop the long side.
   if (bw >= bh)
-    bw = static_cast<int>(std::min<long long>(bw, std::max<long long>(step, floor_to(max_area / bh, step))));
+    bw = static_cast<int>(
+        std::min<long long>(bw, std::max<long long>(step, floor_to(max_area / bh, step))));
   else
-    bh = static_cast<int>(std::min<long long>(bh, std::max<long long>(step, floor_to(max_area / bw, step))));
+    bh = static_cast<int>(
+        std::min<long long>(bh, std::max<long long>(step, floor_to(max_area / bw, step))));
   a.bucket = {bw, bh};
   return a;
 }
@@ -229,16 +248,18 @@ long long smallest_bucket_area(const BucketSettings& s) {
 }
 
 bool below_smallest_bucket(int image_width, int image_height, const BucketSettings& s) {
-  if (s.no_upscale)
-    return image_width < s.bucket_reso_steps || image_height < s.bucket_reso_steps;
+  if (s.no_upscale) return image_width < s.bucket_reso_steps || image_height < s.bucket_reso_steps;
   return static_cast<long long>(image_width) * image_height < smallest_bucket_area(s);
 }
 
 const char* remainder_policy_name(RemainderPolicy p) {
   switch (p) {
-    case RemainderPolicy::Partial: return "partial";
-    case RemainderPolicy::Drop: return "drop";
-    case RemainderPolicy::Pad: return "pad";
+    case RemainderPolicy::Partial:
+      return "partial";
+    case RemainderPolicy::Drop:
+      return "drop";
+    case RemainderPolicy::Pad:
+      return "pad";
   }
   return "?";
 }
@@ -251,9 +272,12 @@ std::optional<RemainderPolicy> parse_remainder_policy(const std::string& name) {
 
 const char* train_fate_name(TrainFate f) {
   switch (f) {
-    case TrainFate::Trained: return "trained";
-    case TrainFate::Rarely: return "rarely";
-    case TrainFate::Never: return "never";
+    case TrainFate::Trained:
+      return "trained";
+    case TrainFate::Rarely:
+      return "rarely";
+    case TrainFate::Never:
+      return "never";
   }
   return "?";
 }
@@ -269,9 +293,9 @@ void assign_repeats(const Dataset& ds, std::vector<PlannedImage>& images) {
     const Concept& c = ds.concepts[images[i].concept_index];
     images[i].repeats = c.repeats >= 1 ? c.repeats : 0;
     if (images[i].repeats == 0) {
-      images[i].why = fmt::format(
-          "concept '{}' has {} repeats: kohya ignores concepts with fewer than 1", c.folder_name,
-          c.repeats);
+      images[i].why =
+          fmt::format("concept '{}' has {} repeats: kohya ignores concepts with fewer than 1",
+                      c.folder_name, c.repeats);
     } else if (c.is_regularization) {
       reg.push_back(i);
     } else {
@@ -359,8 +383,7 @@ TrainFate bucket_fate(const BucketSummary& b, const PlanOptions& opt) {
 
 BucketPlan plan_buckets(const Dataset& dataset, const BucketSettings& settings, int batch_size,
                         RemainderPolicy policy, const PlanOptions& options) {
-  if (batch_size < 1)
-    throw Error(fmt::format("batch size {}: must be at least 1", batch_size));
+  if (batch_size < 1) throw Error(fmt::format("batch size {}: must be at least 1", batch_size));
   if (!(options.rare_fraction >= 0.0 && options.rare_fraction <= 1.0))
     throw Error(fmt::format("rare fraction {}: must be between 0 and 1", options.rare_fraction));
   BucketSelector selector(settings);
@@ -377,9 +400,9 @@ BucketPlan plan_buckets(const Dataset& dataset, const BucketSettings& settings, 
       const Item& item = c.items[ii];
       if (item.image_path.empty()) continue;  // a caption without an image
       if (!item.image.ok || item.image.width < 1 || item.image.height < 1) {
-        plan.skipped.push_back(
-            {item.image_path, item.image.problem.empty() ? "no readable image size"
-                                                         : item.image.problem});
+        plan.skipped.push_back({item.image_path, item.image.problem.empty()
+                                                     ? "no readable image size"
+                                                     : item.image.problem});
         continue;
       }
       PlannedImage im;
@@ -388,7 +411,12 @@ BucketPlan plan_buckets(const Dataset& dataset, const BucketSettings& settings, 
       im.item_index = ii;
       im.width = item.image.width;
       im.height = item.image.height;
-      im.assignment = selector.select(im.width, im.height);
+      try {
+        im.assignment = selector.select(im.width, im.height);
+      } catch (const Error& e) {
+        plan.skipped.push_back({item.image_path, e.what()});
+        continue;
+      }
       plan.images.push_back(std::move(im));
     }
   }

@@ -18,12 +18,12 @@
 namespace lathe {
 
 struct BucketSettings {
-  int width = 512;   // the training resolution; its area is the bucket area budget
+  int width = 512;  // the training resolution; its area is the bucket area budget
   int height = 512;
-  int min_bucket_reso = 256;  // kohya --min_bucket_reso (ignored with no_upscale, as in kohya)
-  int max_bucket_reso = 1024; // kohya --max_bucket_reso (ignored with no_upscale, as in kohya)
-  int bucket_reso_steps = 64; // every bucket side is a multiple of this
-  bool no_upscale = false;    // kohya --bucket_no_upscale
+  int min_bucket_reso = 256;   // kohya --min_bucket_reso (ignored with no_upscale, as in kohya)
+  int max_bucket_reso = 1024;  // kohya --max_bucket_reso (ignored with no_upscale, as in kohya)
+  int bucket_reso_steps = 64;  // every bucket side is a multiple of this
+  bool no_upscale = false;     // kohya --bucket_no_upscale
 };
 
 // Reads a training resolution as kohya's --resolution does: "512" (square), "768x512" or
@@ -59,13 +59,13 @@ CropLTRB crop_ltrb(BucketSize bucket, int image_width, int image_height);
 
 struct BucketAssignment {
   BucketSize bucket;
-  int resized_width = 0;   // the image is resized to this, then cropped to the bucket
+  int resized_width = 0;  // the image is resized to this, then cropped to the bucket
   int resized_height = 0;
-  int crop_left = 0;       // centred crop: (resized_w - bucket_w) / 2, floored
+  int crop_left = 0;  // centred crop: (resized_w - bucket_w) / 2, floored
   int crop_top = 0;
-  CropLTRB ltrb;           // SDXL crop conditioning for this image and bucket
-  double aspect_error = 0; // bucket aspect - image aspect (kohya's ar_error)
-  bool upscaled = false;   // resized is larger than the image on some side
+  CropLTRB ltrb;            // SDXL crop conditioning for this image and bucket
+  double aspect_error = 0;  // bucket aspect - image aspect (kohya's ar_error)
+  bool upscaled = false;    // resized is larger than the image on some side
   // True when kohya itself has no usable answer (no-upscale mode, a side below one step):
   // kohya raises ZeroDivisionError or returns a bucket with a zero side. Lathe's answer then
   // follows the degenerate-size rule at select_bucket.
@@ -98,7 +98,7 @@ class BucketSelector {
   BucketAssignment select_predefined(int w, int h) const;
   BucketAssignment select_no_upscale(int w, int h) const;
   BucketAssignment select_degenerate(int w, int h) const;
-  int round_to_steps(double x) const;
+  long long round_to_steps(double x) const;
 
   BucketSettings settings_;
   std::vector<BucketSize> resos_;
@@ -141,12 +141,12 @@ struct PlannedImage {
   std::size_t item_index = 0;     // into Concept::items
   int width = 0;
   int height = 0;
-  int repeats = 0;                // effective repeats per epoch (see plan_buckets)
+  int repeats = 0;  // effective repeats per epoch (see plan_buckets)
   BucketAssignment assignment;
-  std::size_t bucket_index = 0;   // into BucketPlan::buckets
-  double views_per_epoch = 0;     // expected times the image is trained per epoch
+  std::size_t bucket_index = 0;  // into BucketPlan::buckets
+  double views_per_epoch = 0;    // expected times the image is trained per epoch
   TrainFate fate = TrainFate::Trained;
-  std::string why;                // for Rarely / Never: the reason in words
+  std::string why;  // for Rarely / Never: the reason in words
 };
 
 struct BucketSummary {
@@ -171,13 +171,13 @@ struct BucketPlan {
   BucketSettings settings;
   int batch_size = 1;
   RemainderPolicy policy = RemainderPolicy::Partial;
-  double rare_fraction = 0.75;           // PlanOptions::rare_fraction the plan was made with
-  std::vector<BucketSize> resolutions;   // the predefined list (empty in no-upscale mode)
-  std::vector<PlannedImage> images;      // every image with a readable size, dataset order
-  std::vector<BucketSummary> buckets;    // the non-empty buckets, sorted by (width, height)
-  std::vector<SkippedImage> skipped;     // images without a readable size
+  double rare_fraction = 0.75;          // PlanOptions::rare_fraction the plan was made with
+  std::vector<BucketSize> resolutions;  // the predefined list (empty in no-upscale mode)
+  std::vector<PlannedImage> images;     // every image with a readable size, dataset order
+  std::vector<BucketSummary> buckets;   // the non-empty buckets, sorted by (width, height)
+  std::vector<SkippedImage> skipped;    // images without a readable size
   long long total_entries = 0;
-  long long total_batches = 0;           // steps per epoch (one batch per step)
+  long long total_batches = 0;  // steps per epoch (one batch per step)
   long long total_dropped = 0;
   long long total_padded = 0;
 };

@@ -13,7 +13,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string size_text(BucketSize b) { return fmt::format("{}x{}", b.width, b.height); }
+std::string size_text(BucketSize b) {
+  return fmt::format("{}x{}", b.width, b.height);
+}
 
 std::string remainder_text(const BucketSummary& b, const BucketPlan& plan) {
   switch (plan.policy) {
@@ -36,9 +38,12 @@ std::string fate_text(const BucketSummary& b) {
 
 const char* policy_story(RemainderPolicy p) {
   switch (p) {
-    case RemainderPolicy::Partial: return "kohya: a smaller last batch, nothing lost";
-    case RemainderPolicy::Drop: return "OneTrainer: the remainder is not trained";
-    case RemainderPolicy::Pad: return "ai-toolkit: duplicates fill the last batch";
+    case RemainderPolicy::Partial:
+      return "kohya: a smaller last batch, nothing lost";
+    case RemainderPolicy::Drop:
+      return "OneTrainer: the remainder is not trained";
+    case RemainderPolicy::Pad:
+      return "ai-toolkit: duplicates fill the last batch";
   }
   return "";
 }
@@ -54,8 +59,8 @@ std::string settings_text(const BucketPlan& p) {
                      policy_story(p.policy));
 }
 
-void append_image_list(std::string& out, const BucketPlan& plan, const Dataset& ds,
-                       TrainFate fate, const char* title, std::size_t max_listed) {
+void append_image_list(std::string& out, const BucketPlan& plan, const Dataset& ds, TrainFate fate,
+                       const char* title, std::size_t max_listed) {
   std::vector<const PlannedImage*> hits;
   for (const auto& im : plan.images)
     if (im.fate == fate) hits.push_back(&im);
@@ -76,10 +81,9 @@ void append_image_list(std::string& out, const BucketPlan& plan, const Dataset& 
 
 std::string format_bucket_plan_text(const BucketPlan& plan, const Dataset& ds,
                                     const BucketTextOptions& options) {
-  std::string out = fmt::format("Bucket plan for {}: {} image{} in {} concept{}\n",
-                                ds.root.string(), plan.images.size(),
-                                plan.images.size() == 1 ? "" : "s", ds.concepts.size(),
-                                ds.concepts.size() == 1 ? "" : "s");
+  std::string out = fmt::format(
+      "Bucket plan for {}: {} image{} in {} concept{}\n", ds.root.string(), plan.images.size(),
+      plan.images.size() == 1 ? "" : "s", ds.concepts.size(), ds.concepts.size() == 1 ? "" : "s");
   out += settings_text(plan) + "\n\n";
   out += fmt::format("{:<11} {:>6} {:>7} {:>13} {:>8}  {:<18} {}\n", "bucket", "aspect", "images",
                      "with repeats", "batches", "remainder", "fate");
@@ -91,13 +95,13 @@ std::string format_bucket_plan_text(const BucketPlan& plan, const Dataset& ds,
       plan.policy == RemainderPolicy::Drop  ? fmt::format("{} dropped", plan.total_dropped)
       : plan.policy == RemainderPolicy::Pad ? fmt::format("{} duplicated", plan.total_padded)
                                             : "";
-  std::string total = fmt::format("{:<11} {:>6} {:>7} {:>13} {:>8}  {}", "total", "",
-                                  plan.images.size(), plan.total_entries, plan.total_batches,
-                                  total_remainder);
+  std::string total =
+      fmt::format("{:<11} {:>6} {:>7} {:>13} {:>8}  {}", "total", "", plan.images.size(),
+                  plan.total_entries, plan.total_batches, total_remainder);
   while (!total.empty() && total.back() == ' ') total.pop_back();
   out += total + "\n";
-  out += fmt::format("\n{} steps per epoch at batch size {}.\n", plan.total_batches,
-                     plan.batch_size);
+  out +=
+      fmt::format("\n{} steps per epoch at batch size {}.\n", plan.total_batches, plan.batch_size);
 
   std::size_t upscaled = 0, degenerate = 0;
   for (const auto& im : plan.images) {
@@ -117,8 +121,8 @@ std::string format_bucket_plan_text(const BucketPlan& plan, const Dataset& ds,
   append_image_list(out, plan, ds, TrainFate::Never, "Never trained", options.max_listed);
   append_image_list(out, plan, ds, TrainFate::Rarely, "Rarely trained", options.max_listed);
   if (!plan.skipped.empty()) {
-    out += fmt::format("\nNot planned ({} image{} without a readable size):\n",
-                       plan.skipped.size(), plan.skipped.size() == 1 ? "" : "s");
+    out += fmt::format("\nNot planned ({} image{} without a readable size):\n", plan.skipped.size(),
+                       plan.skipped.size() == 1 ? "" : "s");
     for (const auto& s : plan.skipped)
       out += fmt::format("  {}: {}\n", relative_to_root(ds.root, s.path), s.reason);
   }

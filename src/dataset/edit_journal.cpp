@@ -127,8 +127,8 @@ std::string to_string(BatchStatus status) {
   switch (status) {
     case BatchStatus::Applied: return "applied";
     case BatchStatus::Undone: return "undone";
-    case BatchStatus::RolledBack: return "interrupted, rolled back";
-    case BatchStatus::Discarded: return "undone, discarded by a later edit";
+    case BatchStatus::RolledBack: return "rolled back";
+    case BatchStatus::Discarded: return "discarded";
   }
   return "?";
 }

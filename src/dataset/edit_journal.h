@@ -39,6 +39,8 @@ struct BatchHeader {
   std::size_t files = 0;
 };
 
+// Applied; Undone (redo-able); RolledBack (interrupted or failed, no caption changed);
+// Discarded (was undone, then a new edit ended the redo chain).
 enum class BatchStatus { Applied, Undone, RolledBack, Discarded };
 std::string to_string(BatchStatus status);
 

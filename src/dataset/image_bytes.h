@@ -3,26 +3,34 @@
 // Internal to src/dataset; not part of the dataset API.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <fmt/format.h>
 #include <string>
 
 #include "dataset/image_header.h"
 
 namespace lathe {
 
-inline unsigned be16(const unsigned char* p) { return (unsigned(p[0]) << 8) | p[1]; }
-inline std::uint32_t be32(const unsigned char* p) {
-  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
+inline unsigned be16(const unsigned char* p) {
+  return (unsigned(p[0]) << 8) | p[1];
 }
-inline unsigned le16(const unsigned char* p) { return p[0] | (unsigned(p[1]) << 8); }
+inline std::uint32_t be32(const unsigned char* p) {
+  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) |
+         p[3];
+}
+inline unsigned le16(const unsigned char* p) {
+  return p[0] | (unsigned(p[1]) << 8);
+}
 inline std::uint32_t le24(const unsigned char* p) {
   return p[0] | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16);
 }
-inline std::uint32_t le32(const unsigned char* p) { return le24(p) | (std::uint32_t(p[3]) << 24); }
+inline std::uint32_t le32(const unsigned char* p) {
+  return le24(p) | (std::uint32_t(p[3]) << 24);
+}
 
 // Bytes as text for a message, non-printable ones as '?'.
 inline std::string printable(const unsigned char* p, std::size_t n) {
@@ -33,11 +41,16 @@ inline std::string printable(const unsigned char* p, std::size_t n) {
 
 inline const char* preferred_extension(ImageFormat f) {
   switch (f) {
-    case ImageFormat::Png: return ".png";
-    case ImageFormat::Jpeg: return ".jpg";
-    case ImageFormat::Webp: return ".webp";
-    case ImageFormat::Bmp: return ".bmp";
-    case ImageFormat::Unknown: break;
+    case ImageFormat::Png:
+      return ".png";
+    case ImageFormat::Jpeg:
+      return ".jpg";
+    case ImageFormat::Webp:
+      return ".webp";
+    case ImageFormat::Bmp:
+      return ".bmp";
+    case ImageFormat::Unknown:
+      break;
   }
   return "";
 }

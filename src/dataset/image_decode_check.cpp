@@ -2,10 +2,10 @@
 // JPEG ends its scans with EOI, the WebP RIFF size matches the file, a BMP holds its pixel
 // array) and OpenCV must decode the pixels. The structural checks come first because decoders
 // happily return a half-grey image for a file cut short, which then trains as garbage.
+#include <fmt/format.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <fmt/format.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
@@ -77,7 +77,8 @@ std::string check_jpeg(Bytes b, std::size_t n) {
     if (marker == 0x01 || marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7)) continue;
     if (pos + 2 > n) break;
     unsigned len = be16(b + pos);
-    if (len < 2) return fmt::format("corrupt JPEG: marker segment at byte {} has length {}", pos - 2, len);
+    if (len < 2)
+      return fmt::format("corrupt JPEG: marker segment at byte {} has length {}", pos - 2, len);
     if (pos + len > n) break;
     pos += len;
     if (marker == 0xDA) in_scan_data = saw_scan = true;
@@ -93,8 +94,10 @@ std::string check_webp(Bytes b, std::size_t n) {
   if (riff > n)
     return fmt::format("truncated WebP: the RIFF header says {} bytes, the file has {}", riff, n);
   if (riff < n)
-    return fmt::format("corrupt WebP: the RIFF header says {} bytes but the file has {} ({} bytes "
-                       "of trailing data)", riff, n, n - riff);
+    return fmt::format(
+        "corrupt WebP: the RIFF header says {} bytes but the file has {} ({} bytes "
+        "of trailing data)",
+        riff, n, n - riff);
   return {};
 }
 
@@ -141,10 +144,18 @@ std::string decode_check(const std::filesystem::path& path) {
   const ImageFormat format = sniff_image_format(b, n);
   std::string problem;
   switch (format) {
-    case ImageFormat::Png: problem = check_png(b, n); break;
-    case ImageFormat::Jpeg: problem = check_jpeg(b, n); break;
-    case ImageFormat::Webp: problem = check_webp(b, n); break;
-    case ImageFormat::Bmp: problem = check_bmp(b, n); break;
+    case ImageFormat::Png:
+      problem = check_png(b, n);
+      break;
+    case ImageFormat::Jpeg:
+      problem = check_jpeg(b, n);
+      break;
+    case ImageFormat::Webp:
+      problem = check_webp(b, n);
+      break;
+    case ImageFormat::Bmp:
+      problem = check_bmp(b, n);
+      break;
     case ImageFormat::Unknown:
       return unknown_signature_problem(b, n, image_format_from_extension(path), n);
   }
@@ -160,9 +171,9 @@ std::string decode_check(const std::filesystem::path& path) {
                        header.width, header.height, megapixels);
   cv::Mat pixels;
   try {
-    pixels = cv::imdecode(cv::Mat(1, static_cast<int>(std::min<std::size_t>(n, INT32_MAX)), CV_8U,
-                                  data.data()),
-                          cv::IMREAD_UNCHANGED);
+    pixels = cv::imdecode(
+        cv::Mat(1, static_cast<int>(std::min<std::size_t>(n, INT32_MAX)), CV_8U, data.data()),
+        cv::IMREAD_UNCHANGED);
   } catch (const cv::Exception& e) {
     return fmt::format("OpenCV cannot decode it: {}", e.err);
   }

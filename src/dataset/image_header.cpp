@@ -5,13 +5,13 @@
 #include "dataset/image_header.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 #include <vector>
 
 #include "dataset/image_bytes.h"
@@ -28,7 +28,8 @@ class HeaderReader {
   // n bytes at offset, or nullptr when the file ends first (or a read fails).
   const unsigned char* at(std::uint64_t offset, std::size_t n) {
     if (offset + n > size_) return nullptr;
-    if (offset >= start_ && offset + n <= start_ + buf_.size()) return buf_.data() + (offset - start_);
+    if (offset >= start_ && offset + n <= start_ + buf_.size())
+      return buf_.data() + (offset - start_);
     std::size_t want = std::max<std::size_t>(n, kWindow);
     want = static_cast<std::size_t>(std::min<std::uint64_t>(want, size_ - offset));
     buf_.resize(want);
@@ -82,9 +83,12 @@ int exif_orientation(const unsigned char* seg, std::size_t len) {
   const unsigned char* tiff = seg + 6;
   std::size_t n = len - 6;
   bool little;
-  if (tiff[0] == 'I' && tiff[1] == 'I') little = true;
-  else if (tiff[0] == 'M' && tiff[1] == 'M') little = false;
-  else return 1;
+  if (tiff[0] == 'I' && tiff[1] == 'I')
+    little = true;
+  else if (tiff[0] == 'M' && tiff[1] == 'M')
+    little = false;
+  else
+    return 1;
   auto u16 = [&](std::size_t o) { return little ? le16(tiff + o) : be16(tiff + o); };
   auto u32 = [&](std::size_t o) { return little ? le32(tiff + o) : be32(tiff + o); };
   if (u16(2) != 42) return 1;
@@ -128,7 +132,9 @@ Size read_jpeg(HeaderReader& r) {
     const unsigned char* l = r.at(pos, 2);
     if (!l) return fail("truncated JPEG header: the file ends inside a marker segment");
     unsigned len = be16(l);
-    if (len < 2) return fail(fmt::format("corrupt JPEG: marker segment at byte {} has length {}", pos - 2, len));
+    if (len < 2)
+      return fail(
+          fmt::format("corrupt JPEG: marker segment at byte {} has length {}", pos - 2, len));
     if (is_sof_marker(marker)) {
       const unsigned char* f = r.at(pos + 2, 5);
       if (!f || len < 7) return fail("truncated JPEG header: the frame header is cut short");
@@ -139,9 +145,11 @@ Size read_jpeg(HeaderReader& r) {
       return s;
     }
     if (marker == 0xE1 && !exif_seen && len >= 2 + 14) {
-      const unsigned char* seg = r.at(pos + 2, len - 2);
-      if (!seg) return fail("truncated JPEG header: the file ends inside the EXIF segment");
-      if (std::memcmp(seg, "Exif\0\0", 6) == 0) {
+      // APP1 is also used for XMP; fetch the whole segment (up to 64 KB) only for EXIF.
+      const unsigned char* sig = r.at(pos + 2, 6);
+      if (sig && std::memcmp(sig, "Exif\0\0", 6) == 0) {
+        const unsigned char* seg = r.at(pos + 2, len - 2);
+        if (!seg) return fail("truncated JPEG header: the file ends inside the EXIF segment");
         exif_seen = true;
         orientation = exif_orientation(seg, len - 2);
       }
@@ -169,8 +177,7 @@ Size read_webp(HeaderReader& r) {
     s.width = static_cast<int>(le24(b + 24)) + 1;
     s.height = static_cast<int>(le24(b + 27)) + 1;
   } else {
-    return fail(fmt::format("corrupt WebP: unknown first chunk '{}'",
-                            printable(b + 12, 4)));
+    return fail(fmt::format("corrupt WebP: unknown first chunk '{}'", printable(b + 12, 4)));
   }
   return s;
 }
@@ -196,17 +203,24 @@ Size read_bmp(HeaderReader& r) {
   return s;
 }
 
-std::string os_error(int err) { return std::strerror(err); }
+std::string os_error(int err) {
+  return std::strerror(err);
+}
 
 }  // namespace
 
 const char* image_format_name(ImageFormat f) {
   switch (f) {
-    case ImageFormat::Png: return "PNG";
-    case ImageFormat::Jpeg: return "JPEG";
-    case ImageFormat::Webp: return "WebP";
-    case ImageFormat::Bmp: return "BMP";
-    case ImageFormat::Unknown: break;
+    case ImageFormat::Png:
+      return "PNG";
+    case ImageFormat::Jpeg:
+      return "JPEG";
+    case ImageFormat::Webp:
+      return "WebP";
+    case ImageFormat::Bmp:
+      return "BMP";
+    case ImageFormat::Unknown:
+      break;
   }
   return "unknown";
 }
@@ -215,7 +229,8 @@ ImageFormat image_format_from_extension(const std::filesystem::path& path) {
   const std::string& s = path.native();
   std::size_t dot = s.rfind('.');
   std::size_t slash = s.rfind('/');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return ImageFormat::Unknown;
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash))
+    return ImageFormat::Unknown;
   std::string ext;
   for (std::size_t i = dot + 1; i < s.size() && ext.size() < 5; ++i)
     ext += static_cast<char>(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
@@ -265,7 +280,9 @@ ImageInfo read_image_header(const std::filesystem::path& path) {
     return info;
   }
   HeaderReader reader(fd, info.file_size);
-  const std::size_t head_len = static_cast<std::size_t>(std::min<std::uint64_t>(info.file_size, 16));
+  errno = 0;
+  const std::size_t head_len =
+      static_cast<std::size_t>(std::min<std::uint64_t>(info.file_size, 16));
   const unsigned char* head = reader.at(0, head_len);
   if (!head) {
     info.problem = fmt::format("cannot read: {}", errno ? os_error(errno) : "short read");
@@ -282,11 +299,20 @@ ImageInfo read_image_header(const std::filesystem::path& path) {
 
   Size size;
   switch (info.format) {
-    case ImageFormat::Png: size = read_png(reader); break;
-    case ImageFormat::Jpeg: size = read_jpeg(reader); break;
-    case ImageFormat::Webp: size = read_webp(reader); break;
-    case ImageFormat::Bmp: size = read_bmp(reader); break;
-    case ImageFormat::Unknown: break;
+    case ImageFormat::Png:
+      size = read_png(reader);
+      break;
+    case ImageFormat::Jpeg:
+      size = read_jpeg(reader);
+      break;
+    case ImageFormat::Webp:
+      size = read_webp(reader);
+      break;
+    case ImageFormat::Bmp:
+      size = read_bmp(reader);
+      break;
+    case ImageFormat::Unknown:
+      break;
   }
   ::close(fd);
   if (!size.problem.empty()) {

@@ -2,10 +2,10 @@
 // messages that name the line and key; and load_dataset, which accepts a folder or a profile.
 #include "dataset/profile_concepts.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <cmath>
-#include <fmt/format.h>
 
 #include "common/error.h"
 #include "dataset/caption.h"
@@ -24,8 +24,9 @@ fs::path resolve(const fs::path& base, const std::string& p) {
 std::string read_caption_extension(const ProfileTable& t) {
   std::string ext = *t.get_string("caption_extension");
   if (ext.size() < 2 || ext[0] != '.' || ext.find('/') != std::string::npos)
-    t.fail("caption_extension",
-           fmt::format("\"{}\" is not a file extension; write it with its dot, like \".txt\"", ext));
+    t.fail(
+        "caption_extension",
+        fmt::format("\"{}\" is not a file extension; write it with its dot, like \".txt\"", ext));
   return ext;
 }
 
@@ -51,13 +52,15 @@ ConceptSpec read_concept(const ProfileTable& t, const fs::path& base, const Scan
     std::string trimmed(trim_ascii(*tag));
     if (trimmed.empty()) t.fail("activation_tag", "is empty; give the tag or remove the key");
     if (trimmed.find(',') != std::string::npos)
-      t.fail("activation_tag", fmt::format("\"{}\" holds a comma; an activation tag is one tag", trimmed));
+      t.fail("activation_tag",
+             fmt::format("\"{}\" holds a comma; an activation tag is one tag", trimmed));
     spec.activation_tag = trimmed;
   }
   if (t.has("caption_extension")) spec.caption_extension = read_caption_extension(t);
   if (auto reg = t.get_bool("is_regularization")) spec.is_regularization = *reg;
   if (auto w = t.get_float("loss_weight")) {
-    if (!std::isfinite(*w) || *w <= 0) t.fail("loss_weight", fmt::format("must be above 0, got {}", *w));
+    if (!std::isfinite(*w) || *w <= 0)
+      t.fail("loss_weight", fmt::format("must be above 0, got {}", *w));
     spec.loss_weight = *w;
   }
   return spec;
@@ -85,8 +88,10 @@ ProfileDataset read_profile_dataset(const Profile& profile, const ScanOptions& d
     out.concepts.push_back(read_concept(t, out.root, out.options));
 
   if (!out.has_dataset_path && out.concepts.empty())
-    throw Error(fmt::format("{}: the profile names no dataset; add [dataset] path = \"folder\" "
-                            "or [[concepts]] entries with a path", profile.path().string()));
+    throw Error(
+        fmt::format("{}: the profile names no dataset; add [dataset] path = \"folder\" "
+                    "or [[concepts]] entries with a path",
+                    profile.path().string()));
   return out;
 }
 
@@ -101,8 +106,8 @@ Dataset scan_profile_dataset(const ProfileDataset& spec, const ScanOptions& opti
 Dataset load_dataset(const fs::path& path, const ScanOptions& options) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
-    throw Error(fmt::format("{} does not exist; give a dataset folder or a profile .toml",
-                            path.string()));
+    throw Error(
+        fmt::format("{} does not exist; give a dataset folder or a profile .toml", path.string()));
   if (S_ISDIR(st.st_mode)) return scan_dataset(path, options);
   std::string ext = path.extension().string();
   for (char& c : ext) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);

@@ -15,10 +15,10 @@ namespace lathe {
 class Profile;
 
 struct ProfileDataset {
-  std::filesystem::path root;        // dataset.path resolved, or the profile's folder
-  bool has_dataset_path = false;     // [dataset] path was given
-  std::vector<ConceptSpec> concepts; // empty: scan `root` as a kohya folder
-  ScanOptions options;               // caption_extension and recursive from [dataset]
+  std::filesystem::path root;         // dataset.path resolved, or the profile's folder
+  bool has_dataset_path = false;      // [dataset] path was given
+  std::vector<ConceptSpec> concepts;  // empty: scan `root` as a kohya folder
+  ScanOptions options;                // caption_extension and recursive from [dataset]
 };
 
 // Reads and validates [dataset] and [[concepts]]. Throws lathe::Error naming the file, line

@@ -4,6 +4,7 @@
 // denied, broken symlinks, symlink loops, huge captions) become scan or caption problems; the
 // scan itself only throws when the root is unusable.
 #include <dirent.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +12,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 #include <set>
 #include <thread>
 
@@ -39,7 +39,9 @@ struct Listing {
   std::string error;  // the folder itself could not be read
 };
 
-std::string os_error(int err) { return std::strerror(err); }
+std::string os_error(int err) {
+  return std::strerror(err);
+}
 
 // Resolves an entry whose type readdir did not give (symlinks, some file systems).
 Entry classify_by_stat(const fs::path& dir, std::string name) {
@@ -47,8 +49,10 @@ Entry classify_by_stat(const fs::path& dir, std::string name) {
   const fs::path full = dir / e.name;
   struct stat st {};
   if (::stat(full.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) e.kind = EntryKind::Folder;
-    else if (S_ISREG(st.st_mode)) e.kind = EntryKind::File;
+    if (S_ISDIR(st.st_mode))
+      e.kind = EntryKind::Folder;
+    else if (S_ISREG(st.st_mode))
+      e.kind = EntryKind::File;
     else {
       e.kind = EntryKind::Problem;
       e.problem = fmt::format("{} is not a regular file or folder; skipped", full.string());
@@ -63,8 +67,8 @@ Entry classify_by_stat(const fs::path& dir, std::string name) {
     char target[4096];
     ssize_t n = ::readlink(full.c_str(), target, sizeof(target) - 1);
     std::string to = n > 0 ? std::string(target, static_cast<std::size_t>(n)) : "?";
-    e.problem = fmt::format("{} is a broken symlink (points to {}); fix or remove it",
-                            full.string(), to);
+    e.problem =
+        fmt::format("{} is a broken symlink (points to {}); fix or remove it", full.string(), to);
   } else {
     e.problem = fmt::format("cannot read {}: {}", full.string(), os_error(err));
   }
@@ -87,13 +91,17 @@ Listing list_folder(const fs::path& dir) {
     errno = 0;
     const dirent* de = ::readdir(d);
     if (!de) {
-      if (errno != 0) out.error = fmt::format("error reading folder {}: {}", dir.string(), os_error(errno));
+      if (errno != 0)
+        out.error = fmt::format("error reading folder {}: {}", dir.string(), os_error(errno));
       break;
     }
     if (de->d_name[0] == '.') continue;  // ".", "..", hidden files and Lathe's own .lathe
-    if (de->d_type == DT_REG) out.entries.push_back({de->d_name, EntryKind::File, {}});
-    else if (de->d_type == DT_DIR) out.entries.push_back({de->d_name, EntryKind::Folder, {}});
-    else if (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) out.entries.push_back(classify_by_stat(dir, de->d_name));
+    if (de->d_type == DT_REG)
+      out.entries.push_back({de->d_name, EntryKind::File, {}});
+    else if (de->d_type == DT_DIR)
+      out.entries.push_back({de->d_name, EntryKind::Folder, {}});
+    else if (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN)
+      out.entries.push_back(classify_by_stat(dir, de->d_name));
     else
       out.entries.push_back({de->d_name, EntryKind::Problem,
                              fmt::format("{} is not a regular file or folder; skipped",
@@ -106,7 +114,8 @@ Listing list_folder(const fs::path& dir) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() > suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 struct FolderScan {
@@ -138,7 +147,8 @@ void scan_folder(FolderScan& scan, const fs::path& dir, int depth, bool subfolde
   // searches, cheaper than hashing every name on 100k-file folders.
   std::vector<const std::string*> captions;
   for (const Entry& e : listing.entries)
-    if (e.kind == EntryKind::File && ends_with(e.name, scan.caption_extension)) captions.push_back(&e.name);
+    if (e.kind == EntryKind::File && ends_with(e.name, scan.caption_extension))
+      captions.push_back(&e.name);
   std::vector<bool> caption_used(captions.size(), false);
   auto find_caption = [&](const std::string& name) -> std::ptrdiff_t {
     auto it = std::lower_bound(captions.begin(), captions.end(), name,
@@ -261,7 +271,8 @@ Concept make_concept(const fs::path& path, const std::string& folder_name) {
 
 void check_caption_extension(const std::string& ext) {
   if (ext.size() < 2 || ext[0] != '.' || ext.find('/') != std::string::npos)
-    throw Error(fmt::format("caption extension \"{}\" must be a dot and a name, like \".txt\"", ext));
+    throw Error(
+        fmt::format("caption extension \"{}\" must be a dot and a name, like \".txt\"", ext));
 }
 
 // The name a root is known by: "." or "data/" has no last component of its own.
@@ -282,10 +293,11 @@ Dataset scan_dataset(const fs::path& root, const ScanOptions& options) {
   check_caption_extension(options.caption_extension);
   struct stat st {};
   if (::stat(root.c_str(), &st) != 0)
-    throw Error(fmt::format("dataset folder {} does not exist ({})", root.string(), os_error(errno)));
+    throw Error(
+        fmt::format("dataset folder {} does not exist ({})", root.string(), os_error(errno)));
   if (!S_ISDIR(st.st_mode))
-    throw Error(fmt::format("{} is not a folder; give a dataset folder or a profile .toml",
-                            root.string()));
+    throw Error(
+        fmt::format("{} is not a folder; give a dataset folder or a profile .toml", root.string()));
   Listing top = list_folder(root);
   if (!top.error.empty() && top.entries.empty())
     throw Error(top.error + "; check the folder's permissions");
@@ -297,9 +309,12 @@ Dataset scan_dataset(const fs::path& root, const ScanOptions& options) {
   // Files directly in the root form one concept named after the root.
   bool root_images = false, root_captions = false, has_subfolders = false;
   for (const Entry& e : top.entries) {
-    if (e.kind == EntryKind::Folder) has_subfolders = true;
-    else if (e.kind == EntryKind::File && is_image_extension(e.name)) root_images = true;
-    else if (e.kind == EntryKind::File && ends_with(e.name, options.caption_extension)) root_captions = true;
+    if (e.kind == EntryKind::Folder)
+      has_subfolders = true;
+    else if (e.kind == EntryKind::File && is_image_extension(e.name))
+      root_images = true;
+    else if (e.kind == EntryKind::File && ends_with(e.name, options.caption_extension))
+      root_captions = true;
   }
   if (root_images || (root_captions && !has_subfolders)) {
     Concept c = make_concept(root, folder_display_name(root));
@@ -308,11 +323,13 @@ Dataset scan_dataset(const fs::path& root, const ScanOptions& options) {
     ds.concepts.push_back(std::move(c));
   } else {
     for (const Entry& e : top.entries) {
-      if (e.kind == EntryKind::Problem) ds.scan_problems.push_back(e.problem);
+      if (e.kind == EntryKind::Problem)
+        ds.scan_problems.push_back(e.problem);
       else if (e.kind == EntryKind::File && ends_with(e.name, options.caption_extension))
         ds.scan_problems.push_back(fmt::format(
             "{} is a caption in the dataset root, but the root holds no images; move it next to "
-            "its image", (root / e.name).string()));
+            "its image",
+            (root / e.name).string()));
     }
   }
 

@@ -1,8 +1,8 @@
 // Atomic writes of many files at once, for journaled batches (a caption edit over 100,000
 // files). Same contract as write_file_atomic for every file (temp file in the same folder,
-// data durable before the rename, rename, folder fsync) but the fsyncs are batched: one
-// syncfs for all temp files instead of one fsync pair per file, which is what makes a
-// dataset-wide edit take seconds rather than minutes.
+// data durable before the rename, rename, folder fsync) but the fsyncs run in parallel, so
+// the file system folds them into a few journal commits, and each folder is synced once
+// instead of once per file: that is what makes a dataset-wide edit take seconds, not minutes.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +19,8 @@ struct AtomicBatchEntry {
   std::string_view bytes;  // must stay alive during the call
 };
 
-// Phase 1 writes every temp file (batch_temp_name) keeping each target's mode; phase 2 makes
-// them durable; phase 3 renames them over their targets in order, calling after_rename(i)
+// Phase 1 writes every temp file (batch_temp_path) keeping each target's mode; phase 2 makes
+// them durable (both on parallel threads); phase 3 renames them over their targets in order, calling after_rename(i)
 // after the i-th; phase 4 fsyncs each folder once. A failure in phase 1 or 2 removes every
 // temp file and leaves all targets untouched. A failed rename throws too: targets renamed
 // before it hold their new bytes, which the caller (the edit journal) must restore.

@@ -2,10 +2,11 @@
 // dotted key so a user can go straight to the mistake; type errors say what was found.
 #include "io/profile.h"
 
-#include <algorithm>
 #include <fmt/format.h>
-#include <sstream>
 #include <toml++/toml.h>
+
+#include <algorithm>
+#include <sstream>
 
 #include "common/error.h"
 #include "io/atomic_file.h"
@@ -15,16 +16,26 @@ namespace {
 
 const char* type_phrase(toml::node_type t) {
   switch (t) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::none: break;
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
   }
   return "nothing";
 }
@@ -93,9 +104,13 @@ ProfileTable ProfileTable::root(const Profile& profile) {
   return ProfileTable(profile, profile.root(), "");
 }
 
-const toml::node* ProfileTable::find(std::string_view key) const { return table_->get(key); }
+const toml::node* ProfileTable::find(std::string_view key) const {
+  return table_->get(key);
+}
 
-bool ProfileTable::has(std::string_view key) const { return find(key) != nullptr; }
+bool ProfileTable::has(std::string_view key) const {
+  return find(key) != nullptr;
+}
 
 std::vector<std::string> ProfileTable::keys() const {
   std::vector<std::pair<std::string, toml::source_position>> found;
@@ -116,6 +131,7 @@ std::string ProfileTable::key_path(std::string_view key) const {
 std::string ProfileTable::location(std::string_view key) const {
   const toml::node* node = key.empty() ? nullptr : find(key);
   const auto& src = node ? node->source() : table_->source();
+  if (src.path && *src.path != profile_->path().string()) return *src.path;
   if (src.begin.line == 0) return profile_->path().string();
   return fmt::format("{}:{}", profile_->path().string(), src.begin.line);
 }
@@ -171,6 +187,24 @@ std::optional<std::vector<std::string>> ProfileTable::get_string_array(std::stri
       continue;
     }
     fail(key, fmt::format("expected an array of strings, item {} is {}", i + 1,
+                          type_phrase(item.type())));
+  }
+  return out;
+}
+
+std::optional<std::vector<std::int64_t>> ProfileTable::get_int_array(std::string_view key) const {
+  const toml::node* n = find(key);
+  if (!n) return std::nullopt;
+  const toml::array* arr = n->as_array();
+  if (!arr) wrong_type(key, *n, "an array of integers");
+  std::vector<std::int64_t> out;
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const toml::node& item = *arr->get(i);
+    if (auto v = item.as_integer()) {
+      out.push_back(v->get());
+      continue;
+    }
+    fail(key, fmt::format("expected an array of integers, item {} is {}", i + 1,
                           type_phrase(item.type())));
   }
   return out;

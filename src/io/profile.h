@@ -31,6 +31,8 @@ class Profile {
 
   const std::filesystem::path& path() const { return path_; }
   const toml::table& root() const { return *root_; }
+  // For `--set` overrides, which edit the document before it is validated.
+  toml::table& mutable_root() { return *root_; }
 
  private:
   std::filesystem::path path_;
@@ -62,6 +64,7 @@ class ProfileTable {
   std::optional<bool> get_bool(std::string_view key) const;
   std::optional<std::string> get_string(std::string_view key) const;
   std::optional<std::vector<std::string>> get_string_array(std::string_view key) const;
+  std::optional<std::vector<std::int64_t>> get_int_array(std::string_view key) const;
   std::optional<ProfileTable> get_table(std::string_view key) const;
   // [[key]] entries (an array of tables); empty when absent. Their names are "key[1]", ...
   std::vector<ProfileTable> get_table_array(std::string_view key) const;
@@ -69,6 +72,8 @@ class ProfileTable {
   // "training.batch_size" for key "batch_size" of table "training".
   std::string key_path(std::string_view key) const;
   // "profile.toml:12" for the key's value, or the table's own line when the key is absent.
+  // A value that came from elsewhere (a `--set` override parsed with its own source name)
+  // is located by that name instead.
   std::string location(std::string_view key) const;
   // Throws lathe::Error "<location>: key <key_path>: <message>".
   [[noreturn]] void fail(std::string_view key, std::string_view message) const;

@@ -4,6 +4,7 @@
 #include "models/blocks.h"
 
 #include "models/attention.h"
+#include "models/module_adapter.h"
 
 #include <cmath>
 
@@ -44,17 +45,18 @@ ResBlockImpl::ResBlockImpl(std::int64_t in_channels, std::int64_t out_channels,
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& emb) {
-  auto h = in_layers->forward(x);                                 // [B, Cout, H, W]
-  h = h + emb_layers->forward(emb).unsqueeze(-1).unsqueeze(-1);   // + [B, Cout, 1, 1]
-  h = out_layers->forward(h);
-  return (skip_connection ? skip_connection->forward(x) : x) + h;
+  // adapted_forward: LoRA / LoCon adapters attach to these convs and Linears (module_adapter.h).
+  auto h = adapted_forward(in_layers, x);                                // [B, Cout, H, W]
+  h = h + adapted_forward(emb_layers, emb).unsqueeze(-1).unsqueeze(-1);  // + [B, Cout, 1, 1]
+  h = adapted_forward(out_layers, h);
+  return (skip_connection ? adapted_forward(skip_connection, x) : x) + h;
 }
 
 DownsampleImpl::DownsampleImpl(std::int64_t channels) {
   op = register_module("op", conv3x3(channels, channels, 2));
 }
 
-torch::Tensor DownsampleImpl::forward(const torch::Tensor& x) { return op->forward(x); }
+torch::Tensor DownsampleImpl::forward(const torch::Tensor& x) { return adapted_forward(op, x); }
 
 UpsampleImpl::UpsampleImpl(std::int64_t channels) {
   conv = register_module("conv", conv3x3(channels, channels));
@@ -65,7 +67,7 @@ torch::Tensor UpsampleImpl::forward(const torch::Tensor& x) {
   auto up = F::interpolate(x, F::InterpolateFuncOptions()
                                   .scale_factor(std::vector<double>{2.0, 2.0})
                                   .mode(torch::kNearest));
-  return conv->forward(up);
+  return adapted_forward(conv, up);
 }
 
 CrossAttentionImpl::CrossAttentionImpl(std::int64_t query_dim, std::int64_t context_dim, std::int64_t heads_)
@@ -78,8 +80,9 @@ CrossAttentionImpl::CrossAttentionImpl(std::int64_t query_dim, std::int64_t cont
 
 torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
   const auto& ctx = context.defined() ? context : x;
-  auto out = multi_head_attention(to_q->forward(x), to_k->forward(ctx), to_v->forward(ctx), heads);
-  return to_out->forward(out);  // [B, N, C]
+  auto out = multi_head_attention(adapted_forward(to_q, x), adapted_forward(to_k, ctx),
+                                  adapted_forward(to_v, ctx), heads);
+  return adapted_forward(to_out, out);  // [B, N, C]
 }
 
 GEGLUImpl::GEGLUImpl(std::int64_t dim_in, std::int64_t dim_out) {
@@ -87,7 +90,7 @@ GEGLUImpl::GEGLUImpl(std::int64_t dim_in, std::int64_t dim_out) {
 }
 
 torch::Tensor GEGLUImpl::forward(const torch::Tensor& x) {
-  auto halves = proj->forward(x).chunk(2, -1);  // a, g: [B, N, inner] each
+  auto halves = adapted_forward(proj, x).chunk(2, -1);  // a, g: [B, N, inner] each
   return halves[0] * torch::gelu(halves[1]);     // exact (erf) GELU, as the reference
 }
 
@@ -95,7 +98,7 @@ FeedForwardImpl::FeedForwardImpl(std::int64_t dim, std::int64_t mult) {
   net = register_module("net", nn::Sequential(GEGLU(dim, dim * mult), nn::Identity(), nn::Linear(dim * mult, dim)));
 }
 
-torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) { return net->forward(x); }
+torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) { return adapted_forward(net, x); }
 
 BasicTransformerBlockImpl::BasicTransformerBlockImpl(std::int64_t dim, std::int64_t heads, std::int64_t context_dim) {
   attn1 = register_module("attn1", CrossAttention(dim, dim, heads));
@@ -135,14 +138,14 @@ torch::Tensor SpatialTransformerImpl::forward(const torch::Tensor& x, const torc
   const auto b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   auto t = norm->forward(x);
   // tokens [B, H*W, C]; the 1x1 conv projection runs before flattening, Linear after.
-  if (!linear_projection) t = proj_in.forward(t);
+  if (!linear_projection) t = adapted_forward(proj_in, t);
   t = t.permute({0, 2, 3, 1}).reshape({b, h * w, c});
-  if (linear_projection) t = proj_in.forward(t);
+  if (linear_projection) t = adapted_forward(proj_in, t);
   for (const auto& block : *transformer_blocks)
     t = block->as<BasicTransformerBlockImpl>()->forward(t, context);
-  if (linear_projection) t = proj_out.forward(t);
+  if (linear_projection) t = adapted_forward(proj_out, t);
   t = t.reshape({b, h, w, c}).permute({0, 3, 1, 2});
-  if (!linear_projection) t = proj_out.forward(t.contiguous());
+  if (!linear_projection) t = adapted_forward(proj_out, t.contiguous());
   return t + x;
 }
 

@@ -202,13 +202,13 @@ void open_single_file(Checkpoint& ck, const fs::path& path) {
 
 // The weights file of a diffusers subfolder: full precision first, then the .fp16 variant.
 std::optional<fs::path> component_file(const fs::path& dir, const std::string& stem) {
-  for (const std::string name : {stem + ".safetensors", stem + ".fp16.safetensors"})
+  for (const std::string& name : {stem + ".safetensors", stem + ".fp16.safetensors"})
     if (fs::is_regular_file(dir / name)) return dir / name;
   if (fs::exists(dir / (stem + ".safetensors.index.json")) ||
       fs::exists(dir / (stem + ".fp16.safetensors.index.json")))
     throw Error(fmt::format("{}: sharded weights ({}-0000N-of-0000M.safetensors) are not supported; "
                             "merge the shards into one {}.safetensors", dir.string(), stem, stem));
-  for (const std::string name : {stem + ".bin", stem + ".fp16.bin"})
+  for (const std::string& name : {stem + ".bin", stem + ".fp16.bin"})
     if (fs::exists(dir / name)) refuse_pickle(dir / name);
   return std::nullopt;
 }

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "models/attention.h"
+#include "models/module_adapter.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -71,8 +72,10 @@ CLIPAttentionImpl::CLIPAttentionImpl(std::int64_t dim, std::int64_t heads_) : he
 }
 
 torch::Tensor CLIPAttentionImpl::forward(const torch::Tensor& x) {
-  auto a = multi_head_attention(q_proj->forward(x), k_proj->forward(x), v_proj->forward(x), heads, /*causal=*/true);
-  return out_proj->forward(a);
+  // adapted_forward: LoRA adapters attach to these Linears (module_adapter.h).
+  auto a = multi_head_attention(adapted_forward(q_proj, x), adapted_forward(k_proj, x),
+                                adapted_forward(v_proj, x), heads, /*causal=*/true);
+  return adapted_forward(out_proj, a);
 }
 
 CLIPEncoderLayerImpl::CLIPEncoderLayerImpl(const CLIPTextConfig& c) : quick_gelu(c.quick_gelu) {
@@ -88,9 +91,9 @@ CLIPEncoderLayerImpl::CLIPEncoderLayerImpl(const CLIPTextConfig& c) : quick_gelu
 
 torch::Tensor CLIPEncoderLayerImpl::forward(const torch::Tensor& x_in) {
   auto x = x_in + self_attn->forward(layer_norm1->forward(x_in));
-  auto h = fc1->forward(layer_norm2->forward(x));  // [B, T, 4C]
+  auto h = adapted_forward(fc1, layer_norm2->forward(x));  // [B, T, 4C]
   h = quick_gelu ? h * torch::sigmoid(1.702 * h) : torch::gelu(h);
-  return x + fc2->forward(h);
+  return x + adapted_forward(fc2, h);
 }
 
 CLIPTextTransformerImpl::CLIPTextTransformerImpl(const CLIPTextConfig& c) {

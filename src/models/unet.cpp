@@ -211,7 +211,11 @@ UNetConfig detect_unet_config(const std::map<std::string, std::vector<std::int64
   std::int64_t mid_depth = 0;
   while (has(fmt::format("middle_block.1.transformer_blocks.{}.attn1.to_q.weight", mid_depth))) ++mid_depth;
   c.mid_transformer_depth = mid_depth;
-  auto heads_for = [&](std::int64_t channels) { return c.linear_projection ? channels / 64 : 8; };
+  // (widths that are not multiples of 64, as in tiny test models, get one head per level)
+  auto heads_for = [&](std::int64_t channels) -> std::int64_t {
+    if (!c.linear_projection) return channels % 8 == 0 ? 8 : 1;
+    return channels % 64 == 0 ? channels / 64 : 1;
+  };
   for (auto ch : c.block_out_channels) c.heads.push_back(heads_for(ch));
   c.mid_heads = heads_for(c.block_out_channels.back());
   if (has("label_emb.0.0.weight")) {
@@ -229,9 +233,11 @@ UNetImpl::UNetImpl(UNetConfig config) : config_(std::move(config)) {
   const auto ch0 = c.block_out_channels[0];
   const auto temb = c.time_embed_dim();
   time_embed = register_module("time_embed", nn::Sequential(nn::Linear(ch0, temb), nn::SiLU(), nn::Linear(temb, temb)));
-  if (c.adm_in_channels > 0)
-    label_emb = register_module("label_emb", nn::Sequential(nn::Sequential(nn::Linear(c.adm_in_channels, temb),
+  if (c.adm_in_channels > 0) {
+    // A ModuleList holds the inner Sequential (libtorch cannot nest a Sequential in a Sequential).
+    label_emb = register_module("label_emb", nn::ModuleList(nn::Sequential(nn::Linear(c.adm_in_channels, temb),
                                                                            nn::SiLU(), nn::Linear(temb, temb))));
+  }
 
   auto transformer = [&](std::int64_t ch, std::int64_t heads, std::int64_t depth) {
     return SpatialTransformer(ch, heads, depth, c.cross_attention_dim, c.linear_projection, c.norm_groups);
@@ -311,7 +317,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& tim
   auto emb = time_embed->forward(timestep_features(timesteps, config_.block_out_channels[0], dtype));  // [B, 4*C0]
   if (label_emb) {
     TORCH_CHECK(y.defined(), "this UNet (SDXL) needs the added vector y [B, adm_in_channels]");
-    emb = emb + label_emb->forward(y);
+    emb = emb + label_emb[0]->as<nn::SequentialImpl>()->forward(y);
   }
   std::vector<torch::Tensor> skips;
   auto h = x;

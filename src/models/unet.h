@@ -71,7 +71,7 @@ struct UNetImpl : torch::nn::Module {
   const UNetConfig& config() const { return config_; }
 
   torch::nn::Sequential time_embed{nullptr};  // 0 Linear, 1 SiLU, 2 Linear
-  torch::nn::Sequential label_emb{nullptr};   // 0: (0 Linear, 1 SiLU, 2 Linear); SDXL only
+  torch::nn::ModuleList label_emb{nullptr};   // 0: Sequential(0 Linear, 1 SiLU, 2 Linear); SDXL only
   torch::nn::ModuleList input_blocks{nullptr}, output_blocks{nullptr};
   torch::nn::ModuleList middle_block{nullptr};
   torch::nn::Sequential out{nullptr};         // 0 GroupNorm, 1 SiLU, 2 Conv3x3

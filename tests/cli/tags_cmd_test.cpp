@@ -217,7 +217,7 @@ TEST(TagsCmd, KilledBatchIsRolledBackByTheNextCommand) {
   ASSERT_EQ(next.exit_code, 0) << next.output;
   EXPECT_TRUE(contains(next.output, "recovered from an interrupted apply of batch #1")) << next.output;
   EXPECT_TRUE(contains(next.output, "15 caption(s) restored")) << next.output;
-  EXPECT_TRUE(contains(next.output, "interrupted, rolled back")) << next.output;
+  EXPECT_TRUE(contains(next.output, "rolled back  remove \"blurry\"")) << next.output;
   EXPECT_EQ(d.bytes(), d.original);
   for (const auto& e : fs::directory_iterator(d.dir / "10_many"))
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();

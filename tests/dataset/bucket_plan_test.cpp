@@ -1,6 +1,8 @@
 // The bucket planner: kohya's answers for 160 image sizes in three settings (fixture), the
 // bucket lists, Lathe's documented rule where kohya breaks, and the three remainder policies
 // on in-memory datasets (repeats, regularization balancing, skipped images).
+#include "dataset/bucket_plan.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include <sstream>
 
 #include "common/error.h"
-#include "dataset/bucket_plan.h"
 #include "test_paths.h"
 
 using lathe::BucketAssignment;
@@ -49,7 +50,9 @@ std::vector<Row> read_tsv(const std::string& rel) {
   return rows;
 }
 
-BucketSettings s512() { return {}; }
+BucketSettings s512() {
+  return {};
+}
 BucketSettings nu512() {
   BucketSettings s;
   s.no_upscale = true;
@@ -142,10 +145,9 @@ TEST(BucketFixtures, EveryRowMatchesKohyaOrTheDocumentedRule) {
 
     BucketAssignment x = sdxl.select(w, h);
     expect_row(r, "s1024_", x);
-    for (auto [col, got] : {std::pair{"s1024_crop_l", x.ltrb.left},
-                            std::pair{"s1024_crop_t", x.ltrb.top},
-                            std::pair{"s1024_crop_r", x.ltrb.right},
-                            std::pair{"s1024_crop_b", x.ltrb.bottom}}) {
+    for (auto [col, got] :
+         {std::pair{"s1024_crop_l", x.ltrb.left}, std::pair{"s1024_crop_t", x.ltrb.top},
+          std::pair{"s1024_crop_r", x.ltrb.right}, std::pair{"s1024_crop_b", x.ltrb.bottom}}) {
       EXPECT_EQ(got, std::strtod(r.at(col).c_str(), nullptr))
           << "row idx=" << r.at("idx") << " size=" << w << "x" << h << " column " << col
           << ": expected " << r.at(col) << ", got " << got;
@@ -168,18 +170,19 @@ TEST(BucketFixtures, EveryRowMatchesKohyaOrTheDocumentedRule) {
 
 TEST(BucketDegenerate, HandComputedAnswers) {
   BucketSelector sel(nu512());
-  struct Case { int w, h, bw, bh, rw, rh, left, top; };
-  for (const Case& c : {Case{63, 64, 64, 64, 64, 65, 0, 0},
-                        Case{1, 1, 64, 64, 64, 64, 0, 0},
-                        Case{40, 500, 64, 768, 64, 800, 0, 16},
-                        Case{593, 46, 768, 64, 825, 64, 28, 0},
-                        Case{1000, 1, 4096, 64, 64000, 64, 29952, 0},     // area cap
-                        Case{10000, 50, 4096, 64, 12800, 64, 4352, 0}}) { // above the budget
+  struct Case {
+    int w, h, bw, bh, rw, rh, left, top;
+  };
+  for (const Case& c :
+       {Case{63, 64, 64, 64, 64, 65, 0, 0}, Case{1, 1, 64, 64, 64, 64, 0, 0},
+        Case{40, 500, 64, 768, 64, 800, 0, 16}, Case{593, 46, 768, 64, 825, 64, 28, 0},
+        Case{1000, 1, 4096, 64, 64000, 64, 29952, 0},      // area cap
+        Case{10000, 50, 4096, 64, 12800, 64, 4352, 0}}) {  // above the budget
     auto a = sel.select(c.w, c.h);
     std::string what = std::to_string(c.w) + "x" + std::to_string(c.h);
     EXPECT_TRUE(a.degenerate) << what;
-    EXPECT_EQ(a.bucket, (BucketSize{c.bw, c.bh})) << what << " got " << a.bucket.width << "x"
-                                                   << a.bucket.height;
+    EXPECT_EQ(a.bucket, (BucketSize{c.bw, c.bh}))
+        << what << " got " << a.bucket.width << "x" << a.bucket.height;
     EXPECT_EQ(a.resized_width, c.rw) << what;
     EXPECT_EQ(a.resized_height, c.rh) << what;
     EXPECT_EQ(a.crop_left, c.left) << what;
@@ -224,6 +227,21 @@ TEST(BucketSettingsCheck, RejectsWhatKohyaRejects) {
   s.width = 512;
   s.height = 768;  // non-square resolutions are fine
   EXPECT_FALSE(lathe::make_bucket_resolutions(s).empty());
+}
+
+TEST(BucketSettingsCheck, ParsesResolutionLikeKohya) {
+  BucketSettings s;
+  lathe::parse_bucket_resolution("1024", s);
+  EXPECT_EQ(s.width, 1024);
+  EXPECT_EQ(s.height, 1024);
+  lathe::parse_bucket_resolution("768x512", s);
+  EXPECT_EQ(s.width, 768);
+  EXPECT_EQ(s.height, 512);
+  lathe::parse_bucket_resolution("640,896", s);
+  EXPECT_EQ(s.width, 640);
+  EXPECT_EQ(s.height, 896);
+  for (const char* bad : {"", "big", "512x", "x512", "0", "-512", "512x512x512", "99999999"})
+    EXPECT_THROW(lathe::parse_bucket_resolution(bad, s), lathe::Error) << bad;
 }
 
 TEST(BucketSmallest, AreaAndPredicate) {
@@ -354,8 +372,8 @@ TEST(BucketPolicy, PadFillsTheLastBatchWithDuplicates) {
 
 TEST(BucketPolicy, RegularizationImagesAreBalancedAsKohyaDoes) {
   // 3 train images x 2 repeats = 6. Ten reg images of 1 repeat: the first six are used.
-  auto d = dataset_of({concept_of("train", 2, 3, 512, 512),
-                       concept_of("reg", 1, 10, 512, 512, /*reg=*/true)});
+  auto d = dataset_of(
+      {concept_of("train", 2, 3, 512, 512), concept_of("reg", 1, 10, 512, 512, /*reg=*/true)});
   auto p = plan(d, 2, RemainderPolicy::Partial);
   int used = 0, unused = 0;
   for (const auto& im : p.images) {
@@ -374,8 +392,8 @@ TEST(BucketPolicy, RegularizationImagesAreBalancedAsKohyaDoes) {
   EXPECT_EQ(unused, 4);
   EXPECT_EQ(p.buckets[0].entries, 12);
   // Two reg images of 1 repeat: repeated one extra each round until they match 6.
-  auto d2 = dataset_of({concept_of("train", 2, 3, 512, 512),
-                        concept_of("reg", 1, 2, 512, 512, /*reg=*/true)});
+  auto d2 = dataset_of(
+      {concept_of("train", 2, 3, 512, 512), concept_of("reg", 1, 2, 512, 512, /*reg=*/true)});
   auto p2 = plan(d2, 2, RemainderPolicy::Partial);
   EXPECT_EQ(p2.images[3].repeats, 3);
   EXPECT_EQ(p2.images[4].repeats, 3);
@@ -400,6 +418,21 @@ TEST(BucketPolicy, ZeroRepeatsAndUnreadableImages) {
   EXPECT_EQ(p.images[2].fate, TrainFate::Trained);
   EXPECT_EQ(p.buckets[0].entries, 2);
   EXPECT_EQ(p.buckets[0].batches, 1);
+}
+
+TEST(BucketPolicy, AbsurdHeaderSizesAreSkippedNotOverflowed) {
+  // A PNG header may claim 2^31-1 pixels; resizing 1 x that to a bucket overflows an int.
+  auto c = concept_of("odd", 1, 1, 512, 512);
+  c.items.push_back(image_item("odd/huge.png", 1, 2147483647));
+  c.items.push_back(image_item("odd/wide.png", 2147483647, 3));
+  for (bool no_up : {false, true}) {
+    BucketSettings s = s512();
+    s.no_upscale = no_up;
+    auto p = lathe::plan_buckets(dataset_of({c}), s, 1, RemainderPolicy::Partial);
+    EXPECT_EQ(p.images.size(), 1u) << no_up;
+    ASSERT_EQ(p.skipped.size(), 2u) << no_up;
+    EXPECT_NE(p.skipped[0].reason.find("1x2147483647"), std::string::npos) << p.skipped[0].reason;
+  }
 }
 
 TEST(BucketPolicy, NamesAndErrors) {

@@ -1,8 +1,8 @@
 // Caption parsing: tags, and the file conventions (BOM, CRLF, trailing newline, extra lines,
 // stray whitespace, empty tags, invalid UTF-8) that edits preserve and the audit reports.
-#include <gtest/gtest.h>
-
 #include "dataset/caption.h"
+
+#include <gtest/gtest.h>
 
 namespace lathe {
 namespace {
@@ -30,7 +30,9 @@ TEST(Caption, EmptyAndBlank) {
 }
 
 TEST(Caption, BomAndCrlf) {
-  CaptionText c = parse_caption("\xEF\xBB\xBF" "a, b\r\n");
+  CaptionText c = parse_caption(
+      "\xEF\xBB\xBF"
+      "a, b\r\n");
   EXPECT_TRUE(c.has_bom);
   EXPECT_TRUE(c.has_crlf);
   EXPECT_TRUE(c.trailing_newline);
@@ -82,11 +84,11 @@ TEST(Caption, InvalidUtf8StillSplits) {
 
 TEST(Utf8, RejectsOverlongsSurrogatesAndTruncation) {
   EXPECT_TRUE(is_valid_utf8("plain"));
-  EXPECT_TRUE(is_valid_utf8("\xF0\x9F\x98\x80"));  // U+1F600
-  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));         // overlong '/'
-  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));     // surrogate
-  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80")); // > U+10FFFF
-  EXPECT_FALSE(is_valid_utf8("\xE3\x81"));         // cut short
+  EXPECT_TRUE(is_valid_utf8("\xF0\x9F\x98\x80"));   // U+1F600
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // > U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xE3\x81"));          // cut short
   EXPECT_FALSE(is_valid_utf8("\x80"));
 }
 

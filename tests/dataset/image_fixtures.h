@@ -22,7 +22,8 @@ inline void write_image(const std::filesystem::path& path, int width, int height
   std::filesystem::create_directories(path.parent_path());
   cv::Mat img(height, width, CV_8UC3);
   cv::randu(img, 0, 256);
-  if (!cv::imwrite(path.string(), img, params)) throw std::runtime_error("imwrite failed: " + path.string());
+  if (!cv::imwrite(path.string(), img, params))
+    throw std::runtime_error("imwrite failed: " + path.string());
 }
 
 // The encoded bytes of a width x height image in the format of `ext` (".png", ".jpg", ...).
@@ -35,7 +36,9 @@ inline std::string encode_image(const std::string& ext, int width, int height,
   return std::string(buf.begin(), buf.end());
 }
 
-inline std::string read_bytes(const std::filesystem::path& p) { return lathe::read_file(p); }
+inline std::string read_bytes(const std::filesystem::path& p) {
+  return lathe::read_file(p);
+}
 
 // An APP1 EXIF segment holding only IFD0 with the Orientation tag, in either byte order.
 // `padding` adds bytes after the IFD so the segment can outgrow the reader's first window.
@@ -48,10 +51,10 @@ inline std::string exif_segment(int orientation, bool little_endian, std::size_t
     return little_endian ? u16(v & 0xFFFF) + u16(v >> 16) : u16(v >> 16) + u16(v & 0xFFFF);
   };
   std::string tiff = little_endian ? std::string("II") : std::string("MM");
-  tiff += u16(42) + u32(8);                                      // header, IFD0 at offset 8
-  tiff += u16(1);                                                // one entry
+  tiff += u16(42) + u32(8);                                           // header, IFD0 at offset 8
+  tiff += u16(1);                                                     // one entry
   tiff += u16(0x0112) + u16(3) + u32(1) + u16(orientation) + u16(0);  // Orientation, SHORT
-  tiff += u32(0);                                                // no next IFD
+  tiff += u32(0);                                                     // no next IFD
   tiff += std::string(padding, '\0');
   std::string payload = std::string("Exif\0\0", 6) + tiff;
   std::size_t len = payload.size() + 2;
@@ -63,6 +66,8 @@ inline std::string with_segment_after_soi(const std::string& jpeg, const std::st
   return jpeg.substr(0, 2) + segment + jpeg.substr(2);
 }
 
-inline bool running_as_root() { return ::geteuid() == 0; }
+inline bool running_as_root() {
+  return ::geteuid() == 0;
+}
 
 }  // namespace lathe::test

@@ -1,12 +1,13 @@
 // Header reading and the --deep decode check on real OpenCV-written files and on hand-damaged
 // ones: sizes per format, EXIF orientation in both byte orders, top-down BMPs, and every
 // problem the reader must report instead of throwing.
+#include "dataset/image_header.h"
+
 #include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <cstring>
 
-#include "dataset/image_header.h"
 #include "dataset/image_fixtures.h"
 
 namespace lathe {
@@ -27,8 +28,8 @@ TEST(ImageHeader, ReadsSizeOfEveryFormat) {
       {"a.png", ImageFormat::Png, {}},
       {"b.jpg", ImageFormat::Jpeg, {}},
       {"c.JPEG", ImageFormat::Jpeg, {}},
-      {"d.webp", ImageFormat::Webp, {cv::IMWRITE_WEBP_QUALITY, 80}},    // lossy: VP8
-      {"e.webp", ImageFormat::Webp, {cv::IMWRITE_WEBP_QUALITY, 101}},   // lossless: VP8L
+      {"d.webp", ImageFormat::Webp, {cv::IMWRITE_WEBP_QUALITY, 80}},   // lossy: VP8
+      {"e.webp", ImageFormat::Webp, {cv::IMWRITE_WEBP_QUALITY, 101}},  // lossless: VP8L
       {"f.bmp", ImageFormat::Bmp, {}},
       {"g.PNG", ImageFormat::Png, {}},
   };
@@ -51,9 +52,9 @@ TEST(ImageHeader, WebpExtendedHeader) {
   TempDir dir;
   std::string b = "RIFF";
   b += std::string("\x16\0\0\0", 4) + "WEBPVP8X" + std::string("\x0a\0\0\0", 4);
-  b += std::string("\x10\0\0\0", 4);              // flags (alpha) + reserved
-  b += std::string("\x1f\x03\x00", 3);            // width - 1 = 799
-  b += std::string("\x57\x02\x00", 3);            // height - 1 = 599
+  b += std::string("\x10\0\0\0", 4);    // flags (alpha) + reserved
+  b += std::string("\x1f\x03\x00", 3);  // width - 1 = 799
+  b += std::string("\x57\x02\x00", 3);  // height - 1 = 599
   write_text(dir / "x.webp", b);
   ImageInfo info = read_image_header(dir / "x.webp");
   ASSERT_TRUE(info.ok) << info.problem;
@@ -68,11 +69,12 @@ TEST(ImageHeader, ExifOrientationSwapsSidesInBothByteOrders) {
     int orientation;
     bool little;
     bool swapped;
-  } cases[] = {{6, true, true}, {6, false, true}, {8, false, true}, {5, true, true},
+  } cases[] = {{6, true, true},  {6, false, true},  {8, false, true}, {5, true, true},
                {3, true, false}, {2, false, false}, {1, true, false}};
   for (const Case& c : cases) {
     auto path = dir / ("o" + std::to_string(c.orientation) + (c.little ? "ii" : "mm") + ".jpg");
-    write_text(path, test::with_segment_after_soi(jpeg, test::exif_segment(c.orientation, c.little)));
+    write_text(path,
+               test::with_segment_after_soi(jpeg, test::exif_segment(c.orientation, c.little)));
     ImageInfo info = read_image_header(path);
     ASSERT_TRUE(info.ok) << path << ": " << info.problem;
     EXPECT_EQ(info.exif_orientation, c.orientation) << path;
@@ -228,7 +230,8 @@ TEST(ImageHeader, CorruptStructure) {
   std::string png = test::encode_image(".png", 16, 16);
   png.replace(12, 4, "IDAT");
   write_text(dir / "noihdr.png", png);
-  EXPECT_EQ(read_image_header(dir / "noihdr.png").problem, "corrupt PNG: the first chunk is not IHDR");
+  EXPECT_EQ(read_image_header(dir / "noihdr.png").problem,
+            "corrupt PNG: the first chunk is not IHDR");
 
   std::string jpeg = test::encode_image(".jpg", 16, 16);
   // SOI, an empty APP0 segment, then bytes where the next marker should be.
@@ -274,7 +277,8 @@ TEST(DecodeCheck, PngCrcMismatch) {
   ASSERT_NE(idat, std::string::npos);
   png[idat + 10] ^= 0x55;
   write_text(dir / "crc.png", png);
-  EXPECT_EQ(decode_check(dir / "crc.png").rfind("corrupt PNG: CRC mismatch in chunk 'IDAT'", 0), 0u);
+  EXPECT_EQ(decode_check(dir / "crc.png").rfind("corrupt PNG: CRC mismatch in chunk 'IDAT'", 0),
+            0u);
 }
 
 TEST(DecodeCheck, RefusesDecompressionBombs) {
@@ -285,10 +289,9 @@ TEST(DecodeCheck, RefusesDecompressionBombs) {
   std::memcpy(&png[16], side, 4);
   std::memcpy(&png[20], side, 4);
   uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(png.data() + 12), 17);
-  const unsigned char crc_be[4] = {static_cast<unsigned char>(crc >> 24),
-                                   static_cast<unsigned char>(crc >> 16),
-                                   static_cast<unsigned char>(crc >> 8),
-                                   static_cast<unsigned char>(crc)};
+  const unsigned char crc_be[4] = {
+      static_cast<unsigned char>(crc >> 24), static_cast<unsigned char>(crc >> 16),
+      static_cast<unsigned char>(crc >> 8), static_cast<unsigned char>(crc)};
   std::memcpy(&png[29], crc_be, 4);
   write_text(dir / "bomb.png", png);
   ImageInfo info = read_image_header(dir / "bomb.png");

@@ -1,10 +1,11 @@
 // [dataset] and [[concepts]] in a profile: path resolution, defaults taken from kohya folder
 // names, validation messages naming line and key, and load_dataset on folders and profiles.
+#include "dataset/profile_concepts.h"
+
 #include <gtest/gtest.h>
 
 #include "common/error.h"
 #include "dataset/image_fixtures.h"
-#include "dataset/profile_concepts.h"
 #include "io/profile.h"
 
 namespace lathe {
@@ -66,7 +67,8 @@ loss_weight = 1
 caption_extension = ".caption"
 
 [[concepts]]
-path = ")" + (dir / "elsewhere").string() + R"("
+path = ")" + (dir / "elsewhere").string() +
+                                 R"("
 loss_weight = 0.25
 )");
   Profile p = load_profile(dir / "p.toml");

@@ -1,10 +1,9 @@
 // Scanning kohya-style folders: concepts and repeats, image/caption pairing, sorting, and the
 // bad input a real dataset holds (unreadable folders, symlink loops, broken links, huge and
 // empty captions, unicode names, hidden files), which must become problems, never crashes.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 

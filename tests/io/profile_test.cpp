@@ -1,11 +1,12 @@
 // Generic profile access: parse errors with file:line:column, typed getters whose errors name
 // line and dotted key, arrays of tables, key order, and the did-you-mean unknown-key check.
+#include "io/profile.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
 
 #include "common/error.h"
-#include "io/profile.h"
 #include "temp_dir.h"
 
 namespace lathe {
@@ -44,7 +45,8 @@ TEST(Profile, TypedGetters) {
   EXPECT_EQ(training.get_int("epochs"), std::optional<std::int64_t>(10));
   EXPECT_EQ(training.get_float("lr"), std::optional<double>(1.0));  // integer accepted
   EXPECT_EQ(training.get_bool("shuffle"), std::optional<bool>(true));
-  EXPECT_EQ(training.get_string_array("tags"), (std::optional<std::vector<std::string>>({"a", "b"})));
+  EXPECT_EQ(training.get_string_array("tags"),
+            (std::optional<std::vector<std::string>>({"a", "b"})));
   ProfileTable opt = *training.get_table("optimizer");
   EXPECT_EQ(opt.key_path("kind"), "training.optimizer.kind");
   EXPECT_EQ(opt.location("kind"), "profile.toml:12");
@@ -59,8 +61,9 @@ TEST(Profile, TypeErrorsNameLineAndKey) {
             "profile.toml:4: key training.batch_size: expected an integer, got a string");
   EXPECT_EQ(message_of([&] { training.get_bool("epochs"); }),
             "profile.toml:6: key training.epochs: expected true or false, got an integer");
-  EXPECT_EQ(message_of([&] { training.get_string_array("mixed"); }),
-            "profile.toml:9: key training.mixed: expected an array of strings, item 2 is an integer");
+  EXPECT_EQ(
+      message_of([&] { training.get_string_array("mixed"); }),
+      "profile.toml:9: key training.mixed: expected an array of strings, item 2 is an integer");
   EXPECT_EQ(message_of([&] { training.get_table("lr"); }),
             "profile.toml:5: key training.lr: expected a table, got an integer");
   EXPECT_EQ(message_of([&] { training.fail("epochs", "must be at most 5"); }),
@@ -95,11 +98,17 @@ TEST(Profile, LoadFromDisk) {
 }
 
 TEST(Profile, UnknownKeysSuggestClosest) {
-  Profile p = parse_profile("[dataset]\npath = \"d\"\ncaption_extention = \".txt\"\nzzz = 1\n", "p.toml");
+  Profile p =
+      parse_profile("[dataset]\npath = \"d\"\ncaption_extention = \".txt\"\nzzz = 1\n", "p.toml");
   ProfileTable ds = *ProfileTable::root(p).get_table("dataset");
-  EXPECT_EQ(message_of([&] { ds.check_known_keys({"path", "caption_extension", "recursive"}); }),
-            "p.toml:3: key dataset.caption_extention: unknown key; did you mean caption_extension?");
-  EXPECT_EQ(message_of([&] { ds.check_known_keys({"path", "caption_extention"}); }),
+  EXPECT_EQ(
+      message_of([&] {
+        ds.check_known_keys({"path", "caption_extension", "recursive"});
+      }),
+      "p.toml:3: key dataset.caption_extention: unknown key; did you mean caption_extension?");
+  EXPECT_EQ(message_of([&] {
+              ds.check_known_keys({"path", "caption_extention"});
+            }),
             "p.toml:4: key dataset.zzz: unknown key; remove it or check the spelling");
   EXPECT_EQ(closest_key("batchsize", {"batch_size", "epochs"}), "batch_size");
   EXPECT_EQ(closest_key("foo", {"batch_size", "epochs"}), "");

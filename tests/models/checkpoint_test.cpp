@@ -266,13 +266,19 @@ TEST_F(CheckpointTest, LoadsTheVAEModuleFromBothLayoutsInTheRequestedDtype) {
     EXPECT_EQ(b[p.key()].scalar_type(), torch::kBFloat16);
     EXPECT_TRUE(torch::equal(p.value().to(torch::kBFloat16), b[p.key()])) << p.key();
   }
-  // A module of another size is refused with the tensor, its stored key and both shapes.
-  auto small = config;
-  small.block_out_channels = {32, 32, 64, 32};
-  VAE wrong(small);
-  std::string msg = error_of([&] { load_component(*wrong, open_checkpoint(dir / "d"), Component::VAE, torch::kFloat32); });
-  EXPECT_NE(msg.find("expected"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("stored as"), std::string::npos) << msg;
+  // A module of another layout is refused with the missing keys and the file's family.
+  auto other = config;
+  other.block_out_channels = {32, 32, 64, 32};
+  VAE wrong_names(other);
+  std::string msg = error_of([&] { load_component(*wrong_names, open_checkpoint(dir / "d"), Component::VAE, torch::kFloat32); });
+  EXPECT_NE(msg.find("4 missing (decoder.up.2.block.0.nin_shortcut.bias"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("SD 1.x"), std::string::npos) << msg;
+  // Same names, other widths: refused with the tensor, its stored key and both shapes.
+  other.block_out_channels = {64, 64, 128, 128};
+  VAE wrong_shapes(other);
+  msg = error_of([&] { load_component(*wrong_shapes, open_checkpoint(dir / "d"), Component::VAE, torch::kFloat32); });
+  EXPECT_NE(msg.find("shape [32, 3, 3, 3], expected [64, 3, 3, 3]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("stored as encoder.conv_in.weight"), std::string::npos) << msg;
 }
 
 TEST(TensorIO, ConvertsEveryLoadableDtypeAndF8) {
@@ -287,8 +293,8 @@ TEST(TensorIO, ConvertsEveryLoadableDtypeAndF8) {
   EXPECT_TRUE(torch::equal(tensor_from_view(file.view("i64"), torch::kInt64), f.to(torch::kInt64)));
   EXPECT_TRUE(torch::equal(tensor_from_view(file.view("b"), torch::kBool), f.gt(0)));
   EXPECT_TRUE(torch::equal(tensor_from_view(file.view("t"), torch::kFloat32), f.view({2, 2}).t()));
-  // F8: 0x3c = 1.5 and 0x7e = 448 in e4m3fn; 0x3e = 1.5 and 0xc0 = -2 in e5m2.
-  const std::uint8_t e4m3[] = {0x3c, 0xc0, 0x10, 0x7e}, e5m2[] = {0x3e, 0xc0, 0x34, 0x5f};
+  // F8 bytes of 1.5, -2, 0.25, 448: e4m3fn 0x3c, 0xc0, 0x28, 0x7e; e5m2 0x3e, 0xc0, 0x34, 0x5f.
+  const std::uint8_t e4m3[] = {0x3c, 0xc0, 0x28, 0x7e}, e5m2[] = {0x3e, 0xc0, 0x34, 0x5f};
   write_safetensors(dir / "f8.safetensors",
                     {{"a", DType::F8_E4M3, {4}, std::string_view(reinterpret_cast<const char*>(e4m3), 4)},
                      {"b", DType::F8_E5M2, {4}, std::string_view(reinterpret_cast<const char*>(e5m2), 4)}},

@@ -135,7 +135,9 @@ TEST_P(TinyUNet, DetectConfigFromWeightShapes) {
   EXPECT_EQ(d.mid_transformer_depth, c.mid_transformer_depth);
   EXPECT_EQ(d.adm_in_channels, c.adm_in_channels);
   for (std::size_t i = 0; i < c.attention.size(); ++i)
-    if (c.attention[i]) EXPECT_EQ(d.transformer_depth[i], c.transformer_depth[i]) << "level " << i;
+    if (c.attention[i]) {
+      EXPECT_EQ(d.transformer_depth[i], c.transformer_depth[i]) << "level " << i;
+    }
 }
 
 TEST_P(TinyUNet, GradientCheckpointingGivesTheSameGradients) {

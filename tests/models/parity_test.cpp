@@ -43,6 +43,8 @@ struct CaseParam {
   std::string layout;  // "ldm" or the model's native layout key ("diffusers" / "hf")
 };
 
+void PrintTo(const CaseParam& p, std::ostream* os) { *os << (p.id.empty() ? "(no fixtures)" : p.id + " " + p.layout); }
+
 std::string param_name(const testing::TestParamInfo<CaseParam>& info) {
   std::string s = info.param.id.empty() ? "fixtures_absent" : info.param.id + "_" + info.param.layout;
   for (auto& ch : s)

@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "common/error.h"
 
 namespace {
+
+constexpr double kPi = 3.14159265358979323846;
 
 using lathe::LrSchedule;
 using lathe::LrScheduleConfig;
@@ -40,7 +44,7 @@ TEST(LrSchedule, CosineWarmupEndHalfWayEnd) {
   auto s = make(LrScheduleType::Cosine, 10, 100);
   EXPECT_DOUBLE_EQ(s.lr_at(10, 1.0), 1.0);
   EXPECT_NEAR(s.lr_at(55, 1.0), 0.5, 1e-15);   // 0.5 (1 + cos(pi/2))
-  EXPECT_NEAR(s.lr_at(32, 1.0), 0.5 * (1 + std::cos(M_PI * 22.0 / 90.0)), 1e-15);
+  EXPECT_NEAR(s.lr_at(32, 1.0), 0.5 * (1 + std::cos(kPi * 22.0 / 90.0)), 1e-15);
   EXPECT_NEAR(s.lr_at(100, 1.0), 0.0, 1e-15);
 }
 
@@ -52,7 +56,7 @@ TEST(LrSchedule, CosineWithRestarts) {
   LrSchedule s(c, 110);  // 100 decay steps, two cycles of 50
   EXPECT_DOUBLE_EQ(s.lr_at(10, 1.0), 1.0);
   EXPECT_NEAR(s.lr_at(35, 1.0), 0.5, 1e-15);  // a quarter: half-way down the first cycle
-  EXPECT_NEAR(s.lr_at(59, 1.0), 0.5 * (1 + std::cos(M_PI * 0.98)), 1e-15);
+  EXPECT_NEAR(s.lr_at(59, 1.0), 0.5 * (1 + std::cos(kPi * 0.98)), 1e-15);
   EXPECT_DOUBLE_EQ(s.lr_at(60, 1.0), 1.0);  // the hard restart
   EXPECT_DOUBLE_EQ(s.lr_at(110, 1.0), 0.0);
 }

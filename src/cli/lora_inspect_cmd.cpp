@@ -1,0 +1,133 @@
+// `lathe lora inspect FILE`: what a kohya-format LoRA file holds: module counts per part, ranks,
+// alphas (and so scales), linear vs conv (LoCon) modules, dtypes, keys that are not LoRA keys,
+// and its metadata with ss_* values pretty-printed (ss_tag_frequency summarised). --json gives
+// the same for scripts; --keys lists every module.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <iostream>
+
+#include "cli/command.h"
+#include "common/error.h"
+#include "io/safetensors.h"
+#include "lora/lora_file_info.h"
+#include "models/checkpoint.h"
+
+namespace lathe::cli {
+namespace {
+
+std::string alpha_text(const LoRAModuleInfo& m) {
+  return m.alpha ? fmt::format("{:g}", *m.alpha) : fmt::format("none (= rank {})", m.rank);
+}
+
+// "rank 4 x 192, rank 8 x 10"
+template <typename F>
+std::string histogram(const std::vector<LoRAModuleInfo>& mods, F key) {
+  std::map<std::string, std::size_t> counts;
+  for (const auto& m : mods) counts[key(m)]++;
+  std::string out;
+  for (const auto& [k, n] : counts) out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", k, n);
+  return out;
+}
+
+std::string tag_frequency_summary(const std::string& value) {
+  auto j = nlohmann::json::parse(value, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return "(not JSON: " + value.substr(0, 60) + ")";
+  std::map<std::string, long long> total;
+  for (const auto& [folder, tags] : j.items())
+    if (tags.is_object())
+      for (const auto& [tag, n] : tags.items()) total[tag] += n.is_number() ? n.get<long long>() : 0;
+  std::vector<std::pair<std::string, long long>> top(total.begin(), total.end());
+  std::sort(top.begin(), top.end(), [](auto& a, auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+  std::string out = fmt::format("{} folder{}, {} tags", j.size(), j.size() == 1 ? "" : "s", total.size());
+  for (std::size_t i = 0; i < top.size() && i < 8; ++i)
+    out += fmt::format("{}{} {}", i == 0 ? "; top: " : ", ", top[i].first, top[i].second);
+  return out;
+}
+
+std::string pretty_value(const std::string& key, const std::string& value) {
+  if (key == "ss_tag_frequency") return tag_frequency_summary(value);
+  if (!value.empty() && (value[0] == '{' || value[0] == '[')) {
+    auto j = nlohmann::json::parse(value, nullptr, false);
+    if (!j.is_discarded()) return j.dump();
+  }
+  return value.size() > 200 ? value.substr(0, 200) + fmt::format("... ({} chars)", value.size()) : value;
+}
+
+nlohmann::json to_json(const std::string& path, const LoRAFileInfo& info) {
+  nlohmann::json j;
+  j["file"] = path;
+  j["module_count"] = info.modules.size();
+  j["parts"] = info.parts;
+  j["dtypes"] = info.dtypes;
+  j["other_keys"] = info.other_keys;
+  nlohmann::json mods = nlohmann::json::array();
+  for (const auto& m : info.modules) {
+    nlohmann::json e = {{"name", m.name}, {"part", m.part}, {"rank", m.rank},
+                        {"type", m.conv ? "conv" : "linear"}, {"kernel", m.kernel},
+                        {"down_shape", m.down_shape}, {"up_shape", m.up_shape}};
+    e["alpha"] = m.alpha ? nlohmann::json(*m.alpha) : nlohmann::json(nullptr);
+    mods.push_back(e);
+  }
+  j["modules"] = mods;
+  j["metadata"] = info.metadata;
+  return j;
+}
+
+void print_text(const std::string& path, const LoRAFileInfo& info, bool keys) {
+  std::cout << fmt::format("{}\n", path);
+  std::string parts;
+  for (const auto& [p, n] : info.parts) parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", p, n);
+  std::cout << fmt::format("  modules   {} ({})\n", info.modules.size(), parts);
+  std::cout << fmt::format("  types     {}\n", histogram(info.modules, [](const LoRAModuleInfo& m) {
+                             return m.conv ? fmt::format("conv {}x{}", m.kernel, m.kernel) : std::string("linear");
+                           }));
+  std::cout << fmt::format("  ranks     {}\n", histogram(info.modules, [](const LoRAModuleInfo& m) { return std::to_string(m.rank); }));
+  std::cout << fmt::format("  alphas    {}\n", histogram(info.modules, alpha_text));
+  std::string dtypes;
+  for (const auto& [d, n] : info.dtypes) dtypes += fmt::format("{}{} ({} tensors)", dtypes.empty() ? "" : ", ", d, n);
+  std::cout << fmt::format("  dtypes    {}\n", dtypes);
+  if (!info.other_keys.empty())
+    std::cout << fmt::format("  other keys {}: {}\n", info.other_keys.size(), list_some(info.other_keys));
+  std::cout << fmt::format("metadata ({} keys)\n", info.metadata.size());
+  std::size_t width = 0;
+  for (const auto& kv : info.metadata) width = std::max(width, kv.first.size());
+  for (const auto& [k, v] : info.metadata) std::cout << fmt::format("  {:<{}}  {}\n", k, width, pretty_value(k, v));
+  if (keys) {
+    std::cout << "modules\n";
+    for (const auto& m : info.modules)
+      std::cout << fmt::format("  {}  rank {}  alpha {}  {}  down [{}]\n", m.name, m.rank, alpha_text(m),
+                               m.conv ? fmt::format("conv{}x{}", m.kernel, m.kernel) : "linear", fmt::join(m.down_shape, ", "));
+  }
+}
+
+CommandSpec lora_inspect_spec() {
+  CommandSpec s;
+  s.name = "lora inspect";
+  s.summary = "what a kohya-format LoRA file holds: modules, ranks, alphas, metadata";
+  s.usage = "FILE [--json] [--keys]";
+  s.details = "Reads the safetensors header only. Parts: unet (lora_unet_*), te (lora_te_*, SD 1.x/2.x),\n"
+              "te1/te2 (SDXL's two text encoders). ss_tag_frequency is summarised; --json has it whole.";
+  s.options = {{"json", "", "print JSON"}, {"keys", "", "list every module with rank, alpha and shape"}};
+  s.min_positionals = 1;
+  s.max_positionals = 1;
+  s.run = [](const Args& args) {
+    const std::string path = args.positional(0);
+    SafetensorsFile file(path);
+    auto info = read_lora_file_info(file);
+    if (args.has("json")) {
+      std::cout << to_json(path, info).dump(2) << "\n";
+    } else {
+      print_text(path, info, args.has("keys"));
+    }
+    return kExitOk;
+  };
+  return s;
+}
+
+}  // namespace
+
+LATHE_REGISTER_COMMAND(lora_inspect_spec)
+
+}  // namespace lathe::cli

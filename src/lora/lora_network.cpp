@@ -1,0 +1,260 @@
+// Target selection, kohya naming, injection and the kohya state dict of a LoRA network (see
+// lora_network.h). Targets are found by walking the models' module trees for kohya's target
+// classes, mirrored by Lathe's: SpatialTransformer (Transformer2DModel), ResBlock
+// (ResnetBlock2D), Downsample / Upsample, CLIPEncoderLayer (CLIPAttention + CLIPMLP).
+#include "lora/lora_network.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "io/safetensors.h"
+#include "models/blocks.h"
+#include "models/checkpoint.h"
+#include "models/key_maps.h"
+#include "models/module_adapter.h"
+#include "models/tensor_io.h"
+
+namespace lathe {
+namespace nn = torch::nn;
+namespace {
+
+bool is_linear(const nn::Module& m) { return dynamic_cast<const nn::LinearImpl*>(&m) != nullptr; }
+const nn::Conv2dImpl* as_conv(const nn::Module& m) { return dynamic_cast<const nn::Conv2dImpl*>(&m); }
+bool is_conv_1x1(const nn::Module& m) {
+  auto* c = as_conv(m);
+  return c && (*c->options.kernel_size())[0] == 1 && (*c->options.kernel_size())[1] == 1;
+}
+
+std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
+
+// kohya's rule inside a target class: Linear and 1x1 conv get (rank, alpha); larger convs get
+// (conv_rank, conv_alpha) when LoCon is on; anything else is skipped.
+void add_children(const std::string& path, nn::Module& parent, LoRAPart part, const LoRAOptions& o,
+                  std::vector<LoRATarget>* out) {
+  for (const auto& item : parent.named_modules()) {
+    auto& m = *item.value();
+    LoRATarget t;
+    if (is_linear(m) || is_conv_1x1(m)) {
+      t.rank = o.rank;
+      t.alpha = o.alpha;
+    } else if (as_conv(m) && o.conv_rank > 0) {
+      t.rank = o.conv_rank;
+      t.alpha = o.conv_alpha;
+    } else {
+      continue;
+    }
+    t.part = part;
+    t.module_path = join(path, item.key());
+    t.base = item.value();
+    out->push_back(std::move(t));
+  }
+}
+
+void unet_targets(UNet unet, ModelFamily family, const LoRAOptions& o, std::vector<LoRATarget>* out) {
+  const std::size_t first = out->size();
+  for (const auto& item : unet->named_modules("", /*include_self=*/false)) {
+    auto& m = *item.value();
+    bool transformer = dynamic_cast<SpatialTransformerImpl*>(&m) != nullptr;
+    bool conv_block = dynamic_cast<ResBlockImpl*>(&m) || dynamic_cast<DownsampleImpl*>(&m) ||
+                      dynamic_cast<UpsampleImpl*>(&m);
+    if (transformer || (conv_block && o.conv_rank > 0)) add_children(item.key(), m, LoRAPart::UNet, o, out);
+  }
+  // kohya trains SD 1.x / 2.x as a diffusers UNet (diffusers names) and SDXL as its own LDM-named UNet.
+  std::unique_ptr<NameTable> table;
+  if (family != ModelFamily::SDXL) {
+    std::vector<std::string> keys;
+    for (const auto& p : unet->named_parameters()) keys.push_back(p.key());
+    table = std::make_unique<NameTable>(unet_name_table(unet_topology_from_ldm(keys)));
+  }
+  for (std::size_t i = first; i < out->size(); ++i) {
+    auto& t = (*out)[i];
+    std::string path = t.module_path;
+    if (table) {
+      auto d = table->b_to_a(path + ".weight");
+      if (!d || d->size() < 7)
+        throw Error(fmt::format("LoRA: UNet module {} has no diffusers name (key map)", path));
+      path = d->substr(0, d->size() - 7);  // drop ".weight"
+    }
+    t.name = kohya_lora_name(LoRAPart::UNet, path);
+  }
+}
+
+void text_encoder_targets(const CLIPTextModel& te, LoRAPart part, const LoRAOptions& o,
+                          std::vector<LoRATarget>* out) {
+  const std::size_t first = out->size();
+  for (const auto& item : te->named_modules("", /*include_self=*/false)) {
+    auto& m = *item.value();
+    if (dynamic_cast<CLIPEncoderLayerImpl*>(&m)) {
+      LoRAOptions linear_only = o;
+      linear_only.conv_rank = 0;
+      add_children(item.key(), m, part, linear_only, out);
+    }
+  }
+  for (std::size_t i = first; i < out->size(); ++i) (*out)[i].name = kohya_lora_name(part, (*out)[i].module_path);
+}
+
+std::string shape_text(const torch::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
+
+}  // namespace
+
+const char* lora_part_prefix(LoRAPart p) {
+  switch (p) {
+    case LoRAPart::UNet: return "lora_unet";
+    case LoRAPart::TextEncoder: return "lora_te";
+    case LoRAPart::TextEncoder1: return "lora_te1";
+    case LoRAPart::TextEncoder2: return "lora_te2";
+  }
+  return "lora_unknown";
+}
+
+std::string kohya_lora_name(LoRAPart part, const std::string& kohya_path) {
+  std::string name = std::string(lora_part_prefix(part)) + "_" + kohya_path;
+  std::replace(name.begin(), name.end(), '.', '_');
+  return name;
+}
+
+std::vector<LoRATarget> lora_targets(UNet unet, const std::vector<CLIPTextModel>& text_encoders,
+                                     ModelFamily family, const LoRAOptions& options) {
+  std::vector<LoRATarget> out;
+  if (options.unet) {
+    if (!unet) throw Error("LoRA: the UNet is to be adapted but no UNet was given");
+    unet_targets(unet, family, options, &out);
+  }
+  if (options.text_encoders) {
+    if (text_encoders.empty() || text_encoders.size() > 2)
+      throw Error(fmt::format("LoRA: text encoders are to be adapted but {} were given (want 1 or 2)",
+                              text_encoders.size()));
+    if (text_encoders.size() == 1) {
+      text_encoder_targets(text_encoders[0], LoRAPart::TextEncoder, options, &out);
+    } else {
+      text_encoder_targets(text_encoders[0], LoRAPart::TextEncoder1, options, &out);
+      text_encoder_targets(text_encoders[1], LoRAPart::TextEncoder2, options, &out);
+    }
+  }
+  std::set<std::string> seen;
+  for (const auto& t : out)
+    if (!seen.insert(t.name).second) throw Error(fmt::format("LoRA: two modules map to the name {}", t.name));
+  return out;
+}
+
+LoRANetworkImpl::LoRANetworkImpl(UNet unet, std::vector<CLIPTextModel> text_encoders,
+                                 ModelFamily family, LoRAOptions options)
+    : family_(family), options_(options), unet_(unet), text_encoders_(std::move(text_encoders)) {
+  targets_ = lora_targets(unet_, text_encoders_, family_, options_);
+  try {
+    for (auto& t : targets_) {
+      t.module = register_module(t.name, LoRAModule(*t.base, t.rank, t.alpha));
+      t.module->multiplier = options_.multiplier;
+      t.module->dropout = options_.dropout;
+      t.module->rank_dropout = options_.rank_dropout;
+      t.module->module_dropout = options_.module_dropout;
+      LoRAModuleImpl* m = t.module.get();
+      attach_adapter(*t.base, [m](const torch::Tensor& x, const torch::Tensor& out) { return m->forward(x, out); });
+      attached_.push_back(t.base.get());
+    }
+  } catch (...) {
+    detach_all();
+    throw;
+  }
+}
+
+LoRANetworkImpl::~LoRANetworkImpl() { detach_all(); }
+
+void LoRANetworkImpl::detach_all() {
+  for (auto* m : attached_) detach_adapter(*m);
+  attached_.clear();
+}
+
+std::vector<LoRATarget> LoRANetworkImpl::targets(LoRAPart part) const {
+  std::vector<LoRATarget> out;
+  for (const auto& t : targets_)
+    if (t.part == part) out.push_back(t);
+  return out;
+}
+
+std::vector<torch::Tensor> LoRANetworkImpl::unet_parameters() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : targets_)
+    if (t.part == LoRAPart::UNet)
+      for (auto& p : t.module->parameters()) out.push_back(p);
+  return out;
+}
+
+std::vector<torch::Tensor> LoRANetworkImpl::text_encoder_parameters() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : targets_)
+    if (t.part != LoRAPart::UNet)
+      for (auto& p : t.module->parameters()) out.push_back(p);
+  return out;
+}
+
+void LoRANetworkImpl::set_multiplier(double m) {
+  options_.multiplier = m;
+  for (auto& t : targets_) t.module->multiplier = m;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> LoRANetworkImpl::kohya_state(torch::Dtype dtype) const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  torch::NoGradGuard no_grad;
+  for (const auto& p : named_parameters()) out.emplace_back(p.key(), p.value().detach().to(torch::kCPU, dtype).contiguous());
+  for (const auto& b : named_buffers()) out.emplace_back(b.key(), b.value().detach().to(torch::kCPU, dtype).contiguous());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+void LoRANetworkImpl::save(const std::filesystem::path& path, torch::Dtype dtype,
+                           const std::map<std::string, std::string>& metadata) const {
+  if (dtype != torch::kFloat32 && dtype != torch::kFloat16 && dtype != torch::kBFloat16)
+    throw Error(fmt::format("saving LoRA {}: save precision must be fp32, fp16 or bf16", path.string()));
+  write_tensors(path, kohya_state(dtype), metadata);
+}
+
+void LoRANetworkImpl::load(const std::filesystem::path& path) {
+  SafetensorsFile file(path);
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& name : file.names()) state[name] = tensor_from_view(file.view(name), torch::kFloat32);
+  load_state(state, path.string());
+}
+
+void LoRANetworkImpl::load_state(const std::map<std::string, torch::Tensor>& state, const std::string& source) {
+  std::map<std::string, torch::Tensor> expected;
+  for (const auto& p : named_parameters()) expected[p.key()] = p.value();
+  for (const auto& b : named_buffers()) expected[b.key()] = b.value();
+  std::vector<std::string> unknown, missing, mismatched;
+  for (const auto& kv : state) {
+    auto it = expected.find(kv.first);
+    if (it == expected.end()) {
+      unknown.push_back(kv.first);
+    } else if (!kv.second.sizes().equals(it->second.sizes())) {
+      mismatched.push_back(fmt::format("{} {} (network expects {})", kv.first, shape_text(kv.second),
+                                       shape_text(it->second)));
+    }
+  }
+  // Files without `.alpha` keys predate kohya's alpha: their alpha is the rank.
+  for (const auto& kv : expected)
+    if (!state.count(kv.first) && !(kv.first.size() > 6 && kv.first.compare(kv.first.size() - 6, 6, ".alpha") == 0))
+      missing.push_back(kv.first);
+  if (!unknown.empty() || !missing.empty() || !mismatched.empty()) {
+    std::string msg = fmt::format("loading LoRA {}: does not match this network ({} family, rank {}, conv rank {})",
+                                  source, family_name(family_), options_.rank, options_.conv_rank);
+    if (!unknown.empty()) msg += fmt::format("\n  {} unknown keys: {}", unknown.size(), list_some(unknown));
+    if (!missing.empty()) msg += fmt::format("\n  {} missing keys: {}", missing.size(), list_some(missing));
+    if (!mismatched.empty())
+      msg += fmt::format("\n  {} shape mismatches (different rank?): {}", mismatched.size(), list_some(mismatched, 3));
+    throw Error(msg + "\n  check the network options (rank, conv_rank, text encoders) against the file");
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& t : targets_) {
+    for (auto& p : t.module->named_parameters()) {
+      const auto& v = state.at(t.name + "." + p.key());
+      p.value().copy_(v.to(p.value().device(), p.value().scalar_type()));
+    }
+    auto a = state.find(t.name + ".alpha");
+    t.module->set_alpha(a == state.end() ? 0.0 : a->second.item<double>());
+  }
+}
+
+}  // namespace lathe

@@ -1,0 +1,39 @@
+// Adapters that add to the output of a model's Linear / Conv2d modules (LoRA, LoCon) without
+// changing the model: the base modules stay where they are, with their canonical parameter
+// names, and the model's forward passes each adaptable call through adapted_forward(), which
+// looks the module up in a process-wide table of attached adapters. libtorch has no forward
+// hooks and LinearImpl::forward is not virtual, so this table is the hook: with nothing
+// attached it costs one relaxed atomic load per call.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+
+namespace lathe {
+
+// Called with the module's input and the base module's output; returns the adapted output.
+using ModuleAdapterFn = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& base_out)>;
+
+// Attaches `fn` to `target` (identified by address); throws lathe::Error when one is attached.
+void attach_adapter(const torch::nn::Module& target, ModuleAdapterFn fn);
+void detach_adapter(const torch::nn::Module& target);  // no-op when none is attached
+bool has_adapter(const torch::nn::Module& target);
+
+// base_out, or the attached adapter's result.
+torch::Tensor apply_adapter(const torch::nn::Module& target, const torch::Tensor& x,
+                            const torch::Tensor& base_out);
+
+// m->forward(x) through the module's adapter, if any (Linear, Conv2d, any module holder).
+template <typename Holder>
+torch::Tensor adapted_forward(Holder& m, const torch::Tensor& x) {
+  return apply_adapter(*m, x, m->forward(x));
+}
+
+// A Sequential's forward with each entry passed through its adapter (in_layers, to_out, ff.net).
+torch::Tensor adapted_forward(torch::nn::Sequential& seq, torch::Tensor x);
+
+// An AnyModule (SpatialTransformer's proj_in / proj_out) through its adapter.
+torch::Tensor adapted_forward(torch::nn::AnyModule& m, const torch::Tensor& x);
+
+}  // namespace lathe
