@@ -19,6 +19,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace lathe {
@@ -132,6 +133,9 @@ std::string compare(const std::string& name, const torch::Tensor& actual_in, con
   const double limit = tolerance_rel * scale;
   auto diff = (actual - expected).abs();
   const double max_diff = diff.max().item<double>();
+  if (std::getenv("LATHE_PARITY_VERBOSE"))
+    std::cout << "  " << name << ": " << (scale > 0 ? max_diff / scale : max_diff) << " relative (tolerance "
+              << tolerance_rel << ")\n";
   if (max_diff <= limit && std::isfinite(max_diff)) return "";
   std::ostringstream msg;
   msg << name << ": max |actual - expected| = " << max_diff << " > " << tolerance_rel << " x " << scale << " ("
