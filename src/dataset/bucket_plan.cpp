@@ -77,6 +77,7 @@ void validate_bucket_settings(const BucketSettings& s) {
   if (s.width < 1 || s.height < 1)
     throw Error(
         fmt::format("bucket resolution {}x{}: both sides must be at least 1", s.width, s.height));
+  if (s.single_bucket) return;  // bucketing off: min/max/steps play no part
   if (s.bucket_reso_steps < 1)
     throw Error(fmt::format("bucket_reso_steps {}: must be at least 1 (kohya uses 64)",
                             s.bucket_reso_steps));
@@ -101,6 +102,7 @@ void validate_bucket_settings(const BucketSettings& s) {
 
 std::vector<BucketSize> make_bucket_resolutions(const BucketSettings& s) {
   validate_bucket_settings(s);
+  if (s.single_bucket) return {{s.width, s.height}};
   if (s.no_upscale) return {};
   const long long step = s.bucket_reso_steps;
   const long long area = static_cast<long long>(s.width) * s.height;
@@ -152,7 +154,8 @@ long long BucketSelector::round_to_steps(double x) const {
 BucketAssignment BucketSelector::select(int w, int h) const {
   if (w < 1 || h < 1)
     throw Error(fmt::format("image size {}x{}: cannot bucket an image with an empty side", w, h));
-  BucketAssignment a = settings_.no_upscale ? select_no_upscale(w, h) : select_predefined(w, h);
+  BucketAssignment a = settings_.no_upscale && !settings_.single_bucket ? select_no_upscale(w, h)
+                                                                        : select_predefined(w, h);
   a.crop_left = std::max(0, (a.resized_width - a.bucket.width) / 2);
   a.crop_top = std::max(0, (a.resized_height - a.bucket.height) / 2);
   a.ltrb = crop_ltrb(a.bucket, w, h);
@@ -237,7 +240,7 @@ BucketAssignment BucketSelector::select_degenerate(int w, int h) const {
 }
 
 long long smallest_bucket_area(const BucketSettings& s) {
-  if (s.no_upscale) {
+  if (s.no_upscale && !s.single_bucket) {
     validate_bucket_settings(s);
     return static_cast<long long>(s.bucket_reso_steps) * s.bucket_reso_steps;
   }
@@ -248,7 +251,8 @@ long long smallest_bucket_area(const BucketSettings& s) {
 }
 
 bool below_smallest_bucket(int image_width, int image_height, const BucketSettings& s) {
-  if (s.no_upscale) return image_width < s.bucket_reso_steps || image_height < s.bucket_reso_steps;
+  if (s.no_upscale && !s.single_bucket)
+    return image_width < s.bucket_reso_steps || image_height < s.bucket_reso_steps;
   return static_cast<long long>(image_width) * image_height < smallest_bucket_area(s);
 }
 

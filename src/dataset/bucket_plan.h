@@ -24,6 +24,9 @@ struct BucketSettings {
   int max_bucket_reso = 1024;  // kohya --max_bucket_reso (ignored with no_upscale, as in kohya)
   int bucket_reso_steps = 64;  // every bucket side is a multiple of this
   bool no_upscale = false;     // kohya --bucket_no_upscale
+  // Bucketing off (kohya without --enable_bucket): the only bucket is width x height; every
+  // image is scaled to cover it and centre-cropped. Ignores the min/max/steps/no_upscale keys.
+  bool single_bucket = false;
 };
 
 // Reads a training resolution as kohya's --resolution does: "512" (square), "768x512" or

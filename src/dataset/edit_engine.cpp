@@ -3,7 +3,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "common/error.h"
+#include "common/parallel_for.h"
 #include "dataset/dataset.h"
 
 namespace lathe {
@@ -51,15 +55,24 @@ EditPlan EditEngine::plan(const EditOp& op, const std::vector<CaptionRef>& capti
   plan.scope = scope.describe();
   plan.files_in_scope = captions.size();
   const bool filtered = !scope.where_tags.empty() || !scope.where_no_tags.empty();
-  for (const auto& ref : captions) {
+  // Each caption is read and edited on its own; reading 100,000 small files waits on the disk,
+  // so they are read on several threads and gathered back in dataset order.
+  std::vector<std::optional<PlannedChange>> changed(captions.size());
+  std::vector<char> matched(captions.size(), 0);
+  parallel_for(captions.size(), [&](std::size_t i) {
+    const CaptionRef& ref = captions[i];
     FileSnapshot snapshot;
     std::string bytes = read_with_snapshot(ref.path, snapshot, kMaxCaptionBytes);
-    if (filtered && !tags_in_scope(parse_caption_doc(bytes).tags(), scope)) continue;
-    ++plan.files_matched;
+    if (filtered && !tags_in_scope(parse_caption_doc(bytes).tags(), scope)) return;
+    matched[i] = 1;
     auto after = edit_caption_bytes(op, bytes);
-    if (!after) continue;
-    plan.changes.push_back({ref.path, relative_to_root(ref.path, root_), ref.concept_name,
-                            snapshot, std::move(bytes), std::move(*after)});
+    if (!after) return;
+    changed[i] = PlannedChange{ref.path, relative_to_root(ref.path, root_), ref.concept_name,
+                               snapshot, std::move(bytes), std::move(*after)};
+  });
+  for (std::size_t i = 0; i < captions.size(); ++i) {
+    plan.files_matched += matched[i];
+    if (changed[i]) plan.changes.push_back(std::move(*changed[i]));
   }
   return plan;
 }
@@ -67,17 +80,24 @@ EditPlan EditEngine::plan(const EditOp& op, const std::vector<CaptionRef>& capti
 ApplyResult EditEngine::apply(EditPlan plan, const AfterWriteHook& hook) {
   ApplyResult result;
   if (plan.changes.empty()) return result;
+  // Every caption must still be as it was read (checked on several threads, like the reads).
+  std::vector<std::optional<std::string>> conflicts(plan.changes.size());
+  std::vector<char> marked_read_only(plan.changes.size(), 0);
+  parallel_for(plan.changes.size(), [&](std::size_t i) {
+    const PlannedChange& c = plan.changes[i];
+    conflicts[i] = describe_change(c.path, c.snapshot);
+    if (!conflicts[i]) marked_read_only[i] = is_marked_read_only(c.path);
+  });
   std::vector<std::string> read_only;
-  for (const auto& c : plan.changes) {
-    if (auto change = describe_change(c.path, c.snapshot)) {
-      std::size_t others = 0;
-      for (const auto& d : plan.changes)
-        if (&d != &c && describe_change(d.path, d.snapshot)) ++others;
-      std::string msg = conflict_message(c.path, *change);
+  for (std::size_t i = 0; i < plan.changes.size(); ++i) {
+    if (conflicts[i]) {
+      const std::size_t others = static_cast<std::size_t>(
+          std::count_if(conflicts.begin(), conflicts.end(), [](const auto& c) { return c.has_value(); })) - 1;
+      std::string msg = conflict_message(plan.changes[i].path, *conflicts[i]);
       if (others) msg += fmt::format(" ({} other caption(s) changed too)", others);
       throw Error(msg);
     }
-    if (is_marked_read_only(c.path)) read_only.push_back(c.rel_path);
+    if (marked_read_only[i]) read_only.push_back(plan.changes[i].rel_path);
   }
   if (!read_only.empty())
     throw Error(fmt::format("{} caption file(s) are read-only: {}; nothing was written. Make them "

@@ -3,6 +3,7 @@
 // outer backward, which the autograd engine supports.
 #include "models/grad_checkpoint.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
 
@@ -12,10 +13,29 @@ namespace {
 
 using torch::autograd::variable_list;
 
+// The autocast state of the forward, re-entered for the recompute (as torch.utils.checkpoint
+// does): the backward runs outside any autocast scope, and a recompute in other dtypes would
+// not match the gradients the outer graph hands in.
+struct AutocastState {
+  bool cpu = false, gpu = false;
+  at::ScalarType cpu_dtype = at::kBFloat16, gpu_dtype = at::kHalf;
+  static AutocastState current() {
+    return {at::autocast::is_cpu_enabled(), at::autocast::is_enabled(), at::autocast::get_autocast_cpu_dtype(),
+            at::autocast::get_autocast_gpu_dtype()};
+  }
+  void apply() const {
+    at::autocast::set_cpu_enabled(cpu);
+    at::autocast::set_enabled(gpu);
+    at::autocast::set_autocast_cpu_dtype(cpu_dtype);
+    at::autocast::set_autocast_gpu_dtype(gpu_dtype);
+  }
+};
+
 struct CheckpointBackward : torch::autograd::Node {
   TensorFn fn;
   std::vector<torch::Tensor> inputs;  // detached copies, kept (not the activations)
   std::vector<bool> input_requires_grad;
+  AutocastState autocast;
 
   variable_list apply(variable_list&& grads) override {
     std::vector<torch::Tensor> leaves;
@@ -27,7 +47,15 @@ struct CheckpointBackward : torch::autograd::Node {
     std::vector<torch::Tensor> outputs;
     {
       torch::AutoGradMode enable(true);
-      outputs = fn(leaves);
+      const auto outer = AutocastState::current();
+      autocast.apply();
+      try {
+        outputs = fn(leaves);
+      } catch (...) {
+        outer.apply();
+        throw;
+      }
+      outer.apply();
     }
     std::vector<torch::Tensor> roots, root_grads;
     for (std::size_t i = 0; i < outputs.size() && i < grads.size(); ++i) {
@@ -55,6 +83,7 @@ std::vector<torch::Tensor> checkpoint(const TensorFn& fn, const std::vector<torc
   }
   auto node = std::shared_ptr<CheckpointBackward>(new CheckpointBackward(), torch::autograd::deleteNode);
   node->fn = fn;
+  node->autocast = AutocastState::current();
   for (const auto& t : inputs) {
     node->inputs.push_back(t.defined() ? t.detach() : torch::Tensor());
     node->input_requires_grad.push_back(t.defined() && t.requires_grad());

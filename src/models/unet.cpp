@@ -313,30 +313,36 @@ torch::Tensor UNetImpl::sdxl_vector(const torch::Tensor& text_embeds, const torc
 
 torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& timesteps, const torch::Tensor& context,
                                 const torch::Tensor& y) {
-  const auto dtype = x.scalar_type();
+  // Inputs follow the weights' dtype (bf16 base weights take fp32 latents and context, see
+  // train/precision.h); the result comes back in x's dtype, so losses stay fp32. Under autocast
+  // the weights stay fp32 and autocast picks the compute dtype.
+  const auto in_dtype = x.scalar_type();
+  const auto dtype = time_embed->ptr(0)->as<nn::LinearImpl>()->weight.scalar_type();
+  auto as_weights = [dtype](const torch::Tensor& t) { return t.defined() && t.is_floating_point() ? t.to(dtype) : t; };
+  const auto ctx = as_weights(context);
   auto emb = time_embed->forward(timestep_features(timesteps, config_.block_out_channels[0], dtype));  // [B, 4*C0]
   if (label_emb) {
     TORCH_CHECK(y.defined(), "this UNet (SDXL) needs the added vector y [B, adm_in_channels]");
-    emb = emb + label_emb[0]->as<nn::SequentialImpl>()->forward(y);
+    emb = emb + label_emb[0]->as<nn::SequentialImpl>()->forward(as_weights(y));
   }
   std::vector<torch::Tensor> skips;
-  auto h = x;
+  auto h = as_weights(x);
   for (const auto& block : *input_blocks) {
     auto list = std::dynamic_pointer_cast<nn::ModuleListImpl>(block);
     nn::ModuleList holder(list);
-    h = run_block_maybe_checkpointed(holder, h, emb, context);
+    h = run_block_maybe_checkpointed(holder, h, emb, ctx);
     skips.push_back(h);
   }
   {
-    h = run_block_maybe_checkpointed(middle_block, h, emb, context);
+    h = run_block_maybe_checkpointed(middle_block, h, emb, ctx);
   }
   for (const auto& block : *output_blocks) {
     nn::ModuleList holder(std::dynamic_pointer_cast<nn::ModuleListImpl>(block));
     h = torch::cat({h, skips.back()}, 1);  // [B, C + Cskip, H, W]
     skips.pop_back();
-    h = run_block_maybe_checkpointed(holder, h, emb, context);
+    h = run_block_maybe_checkpointed(holder, h, emb, ctx);
   }
-  return out->forward(h);
+  return out->forward(h).to(in_dtype);
 }
 
 }  // namespace lathe

@@ -183,7 +183,12 @@ VAEImpl::VAEImpl(VAEConfig config) : config_(std::move(config)) {
   post_quant_conv = register_module("post_quant_conv", conv(z, z, 1));
 }
 
-torch::Tensor VAEImpl::moments(const torch::Tensor& image) { return quant_conv->forward(encoder->forward(image)); }
+// The input is cast to the weights' dtype (bf16 base weights take fp32 images) and the result
+// comes back in the input's dtype, so cached latents stay fp32.
+torch::Tensor VAEImpl::moments(const torch::Tensor& image) {
+  const auto dtype = quant_conv->weight.scalar_type();
+  return quant_conv->forward(encoder->forward(image.to(dtype))).to(image.scalar_type());
+}
 
 LatentDistribution VAEImpl::encode(const torch::Tensor& image) {
   auto m = moments(image).chunk(2, 1);
@@ -195,7 +200,8 @@ LatentDistribution VAEImpl::encode(const torch::Tensor& image) {
 }
 
 torch::Tensor VAEImpl::decode(const torch::Tensor& latents) {
-  return decoder->forward(post_quant_conv->forward(latents));
+  const auto dtype = post_quant_conv->weight.scalar_type();
+  return decoder->forward(post_quant_conv->forward(latents.to(dtype))).to(latents.scalar_type());
 }
 
 torch::Tensor VAEImpl::encode_scaled(const torch::Tensor& image, std::optional<at::Generator> generator) {

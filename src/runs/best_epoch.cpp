@@ -33,11 +33,19 @@ std::pair<double, int> smoothed_loss_at(const std::vector<StepMetric>& steps, st
   return {n ? sum / n : NAN, n};
 }
 
+// Validations score the epoch whose end they share a step with; those elsewhere (before the
+// first step, every N steps) do not describe a saved epoch's weights. Without epoch records
+// yet, the last validation of each epoch after step 0 stands in.
 std::vector<EpochScore> scores_from_validation(const RunMetrics& m) {
-  std::map<int, EpochScore> by_epoch;  // the last validation of each epoch
+  std::map<std::int64_t, int> epoch_ending_at;
+  for (const auto& e : m.epochs) epoch_ending_at[e.step] = e.epoch;
+  std::map<int, EpochScore> by_epoch;
   for (const auto& v : m.validations) {
+    if (v.step == 0) continue;
+    auto end = epoch_ending_at.find(v.step);
+    if (!epoch_ending_at.empty() && end == epoch_ending_at.end()) continue;
     EpochScore s;
-    s.epoch = v.epoch;
+    s.epoch = end == epoch_ending_at.end() ? v.epoch : end->second;
     s.step = v.step;
     s.score = v.loss;
     s.samples = 1;
@@ -127,9 +135,9 @@ const char* loss_trend_name(LossTrend t) {
 BestEpochReport rank_epochs(const RunMetrics& metrics, std::int64_t steps_per_epoch) {
   BestEpochReport r;
   if (steps_per_epoch <= 0) steps_per_epoch = infer_steps_per_epoch(metrics);
-  if (!metrics.validations.empty()) {
+  r.by_epoch = scores_from_validation(metrics);
+  if (!r.by_epoch.empty()) {
     r.basis = "validation loss";
-    r.by_epoch = scores_from_validation(metrics);
   } else {
     r.basis = "smoothed training loss";
     r.by_epoch = scores_from_training(metrics, steps_per_epoch);

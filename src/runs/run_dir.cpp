@@ -64,7 +64,7 @@ std::vector<RunPaths> list_runs(const fs::path& runs_root) {
 RunPaths find_run(const fs::path& runs_root, const std::string& query) {
   std::error_code ec;
   if (fs::exists(fs::path(query) / "status.json", ec)) return RunPaths{fs::path(query)};
-  std::vector<RunPaths> matches;
+  std::vector<RunPaths> matches, inside;
   for (const RunPaths& r : list_runs(runs_root)) {
     const std::string id = r.run_id();
     if (id == query) return r;
@@ -72,7 +72,10 @@ RunPaths find_run(const fs::path& runs_root, const std::string& query) {
     bool suffix = id.size() >= query.size() && id.compare(id.size() - query.size(), query.size(),
                                                           query) == 0;
     if (prefix || suffix) matches.push_back(r);
+    else if (!query.empty() && id.find(query) != std::string::npos) inside.push_back(r);
   }
+  // The start time alone ("082935") sits inside the id: accepted when nothing matches better.
+  if (matches.empty()) matches = inside;
   if (matches.size() == 1) return matches[0];
   if (matches.empty())
     throw Error(fmt::format("no run '{}' in {} (list them with 'lathe runs list --runs-dir {}')",

@@ -39,7 +39,8 @@ RunPaths create_run_dir(const std::filesystem::path& runs_root, const std::strin
 std::vector<RunPaths> list_runs(const std::filesystem::path& runs_root);
 
 // Resolves what a user typed: a path to a run folder, a run id under runs_root, or a unique
-// prefix / suffix of one. Throws lathe::Error listing candidates when ambiguous or unknown.
+// prefix / suffix of one (or, failing that, a unique part of one, such as its start time).
+// Throws lathe::Error listing candidates when ambiguous or unknown.
 RunPaths find_run(const std::filesystem::path& runs_root, const std::string& query);
 
 }  // namespace lathe

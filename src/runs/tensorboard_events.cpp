@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "io/atomic_file.h"
 
 namespace lathe {
 namespace {
@@ -187,6 +188,43 @@ void TensorBoardWriter::add_scalar(const std::string& tag, float value, std::int
   std::string event = event_header(wall_time, step);
   put_length_delimited(event, 5, summary);
   write_record(event);
+}
+
+namespace {
+
+// The step field of an Event payload (0 when absent, as for the file_version record).
+std::int64_t event_step(std::string_view msg) {
+  Cursor c{msg.data(), msg.data() + msg.size()};
+  while (c.ok && c.p < c.end) {
+    std::uint64_t key = c.varint();
+    int field = static_cast<int>(key >> 3), wire = static_cast<int>(key & 7);
+    if (field == 2 && wire == 0) return static_cast<std::int64_t>(c.varint());
+    c.skip(wire);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void truncate_events_after(const std::filesystem::path& path, std::int64_t step) {
+  std::string data = read_file(path);
+  std::string kept;
+  std::size_t pos = 0;
+  while (data.size() - pos >= 12) {
+    std::uint64_t len;
+    std::uint32_t len_crc, data_crc;
+    std::memcpy(&len, data.data() + pos, 8);
+    std::memcpy(&len_crc, data.data() + pos + 8, 4);
+    if (len_crc != masked_crc32c(std::string_view(data.data() + pos, 8)) ||
+        len > data.size() - pos - 12 || data.size() - pos - 12 - len < 4)
+      break;
+    std::string_view payload(data.data() + pos + 12, len);
+    std::memcpy(&data_crc, data.data() + pos + 12 + len, 4);
+    if (data_crc != masked_crc32c(payload)) break;
+    if (event_step(payload) <= step) kept.append(data, pos, 16 + len);
+    pos += 16 + len;
+  }
+  write_file_atomic(path, kept);
 }
 
 std::vector<ScalarEvent> read_scalar_events(const std::filesystem::path& path) {

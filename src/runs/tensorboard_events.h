@@ -41,6 +41,11 @@ class TensorBoardWriter {
   std::FILE* file_ = nullptr;
 };
 
+// Rewrites an event file (atomically) keeping only the records up to `step`, for a run resumed
+// from a checkpoint at `step`: its log then equals an uninterrupted run's. A torn tail is
+// dropped too. Throws lathe::Error naming the file when it cannot be read or written.
+void truncate_events_after(const std::filesystem::path& path, std::int64_t step);
+
 // Reads every complete, CRC-valid scalar event of an event file (stops at a torn record).
 // Throws lathe::Error when the file cannot be opened.
 std::vector<ScalarEvent> read_scalar_events(const std::filesystem::path& path);

@@ -18,6 +18,7 @@ std::optional<ModelFamily> ModelConfig::tiny_random_family() const {
   if (!is_tiny_random()) return std::nullopt;
   std::string kind = path.substr(std::string(kTinyRandomPrefix).size());
   if (kind == "sd15") return ModelFamily::SD1;
+  if (kind == "sd2") return ModelFamily::SD2;
   if (kind == "sdxl") return ModelFamily::SDXL;
   return std::nullopt;
 }

@@ -128,8 +128,8 @@ ModelConfig read_model(const ProfileTable& t) {
   if (path.rfind(kTinyRandomPrefix, 0) == 0) {
     m.path = path;
     if (!m.tiny_random_family())
-      t.fail("path", fmt::format("\"{}\" is not a tiny model; use \"tiny-random:sd15\" or "
-                                 "\"tiny-random:sdxl\"",
+      t.fail("path", fmt::format("\"{}\" is not a tiny model; use \"tiny-random:sd15\", "
+                                 "\"tiny-random:sd2\" or \"tiny-random:sdxl\"",
                                  path));
   } else {
     m.path = absolute_path(profile_dir(t.profile()), path).string();

@@ -35,7 +35,8 @@ struct TrainingSet {
   std::vector<TrainingExample> train;       // train[i] is plan.images[i]
   std::vector<TrainingExample> validation;  // bucketed with the same settings, batch 1
   std::vector<std::string> concept_names;   // training concepts, then validation concept(s)
-  // kohya's ss_tag_frequency: concept folder name -> tag -> number of captions with it.
+  // kohya's ss_tag_frequency: concept folder name -> lower-cased tag -> times it occurs in the
+  // training captions (kohya counts a tag repeated in one caption twice).
   std::map<std::string, std::map<std::string, int>> tag_frequency;
   // Images the plan could not use (no readable size) or captions that could not be read:
   // the trainer logs them; a set with no trainable image is an error.

@@ -82,3 +82,22 @@ TEST(BestEpoch, EmptyRunHasAdvice) {
   EXPECT_TRUE(r.ranked.empty());
   EXPECT_FALSE(r.advice.empty());
 }
+
+TEST(BestEpoch, OnlyValidationsAtEpochEndsScoreEpochs) {
+  // A validation before the first step (the base model) and one mid-epoch describe no saved
+  // epoch: they must not stand in for epoch 1.
+  RunMetrics m = curve({0.5, 0.4}, 10);
+  m.validations.push_back({1, 0, 0.01, {}, 0});
+  m.validations.push_back({1, 5, 0.02, {}, 0});
+  m.validations.push_back({1, 10, 0.30, {}, 0});
+  m.validations.push_back({2, 20, 0.20, {}, 0});
+  auto r = rank_epochs(m);
+  EXPECT_EQ(r.basis, "validation loss");
+  ASSERT_EQ(r.by_epoch.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.by_epoch[0].score, 0.30);
+  EXPECT_EQ(r.ranked.front().epoch, 2);
+
+  RunMetrics only_base = curve({0.5, 0.4}, 10);
+  only_base.validations.push_back({1, 0, 0.01, {}, 0});
+  EXPECT_EQ(rank_epochs(only_base).basis, "smoothed training loss");
+}

@@ -1,0 +1,213 @@
+// `lathe lora merge` core (see lora_merge.h). Three passes, so a bad LoRA writes nothing: map
+// every LoRA module to its base tensor and check the shapes; add the deltas into fp32 working
+// copies of the touched base tensors (a fused OpenCLIP q/k/v tensor collects three modules);
+// stream the base file out with those tensors replaced and every other byte copied.
+#include "lora/lora_merge.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <vector>
+
+#include "common/error.h"
+#include "io/safetensors.h"
+#include "lora/lora_file_info.h"
+#include "lora/lora_network.h"
+#include "models/checkpoint.h"
+#include "models/key_maps.h"
+#include "models/tensor_io.h"
+
+namespace lathe {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// kohya module name -> the base tensor it adapts, for every 2-D / 4-D weight of the UNet and
+// the text encoders (a superset of kohya's targets; only the LoRA's own names are looked up).
+std::map<std::string, TensorRef> kohya_module_index(const Checkpoint& ck) {
+  std::map<std::string, TensorRef> index;
+  auto add_weights = [&](const std::map<std::string, TensorRef>& tensors, LoRAPart part, const NameTable* table) {
+    for (const auto& [key, ref] : tensors) {
+      if (!ends_with(key, ".weight") || (ref.shape.size() != 2 && ref.shape.size() != 4)) continue;
+      std::string path = key;
+      if (table) {
+        auto diffusers = table->b_to_a(key);
+        if (!diffusers) continue;
+        path = *diffusers;
+      }
+      index[kohya_lora_name(part, path.substr(0, path.size() - 7))] = ref;  // drop ".weight"
+    }
+  };
+  if (ck.find(Component::UNet)) {
+    auto tensors = component_tensors(ck, Component::UNet);
+    // kohya names SD 1.x / 2.x UNet modules by their diffusers paths, SDXL's by the LDM ones.
+    std::unique_ptr<NameTable> table;
+    if (ck.family != ModelFamily::SDXL) {
+      std::vector<std::string> keys;
+      for (const auto& kv : tensors) keys.push_back(kv.first);
+      table = std::make_unique<NameTable>(unet_name_table(unet_topology_from_ldm(keys)));
+    }
+    add_weights(tensors, LoRAPart::UNet, table.get());
+  }
+  const bool xl = ck.family == ModelFamily::SDXL;
+  if (ck.find(Component::TextEncoder))
+    add_weights(component_tensors(ck, Component::TextEncoder), xl ? LoRAPart::TextEncoder1 : LoRAPart::TextEncoder,
+                nullptr);
+  if (ck.find(Component::TextEncoder2))
+    add_weights(component_tensors(ck, Component::TextEncoder2), LoRAPart::TextEncoder2, nullptr);
+  return index;
+}
+
+// What family the LoRA's names point to, for the mismatch message.
+std::string lora_family_hint(const LoRAFileInfo& info) {
+  std::string hint;
+  if (info.parts.count("te1") || info.parts.count("te2")) {
+    hint = "its lora_te1_/lora_te2_ modules are SDXL's";
+  } else if (info.parts.count("te")) {
+    hint = "its lora_te_ modules are SD 1.x / 2.x's";
+  }
+  for (const auto& m : info.modules) {
+    if (m.part != "unet") continue;
+    const bool ldm = m.name.find("_input_blocks_") != std::string::npos ||
+                     m.name.find("_output_blocks_") != std::string::npos ||
+                     m.name.find("_middle_block_") != std::string::npos;
+    hint += fmt::format("{}its UNet modules use {} names", hint.empty() ? "" : "; ",
+                        ldm ? "LDM (SDXL)" : "diffusers (SD 1.x / 2.x)");
+    break;
+  }
+  auto version = info.metadata.find("ss_base_model_version");
+  if (version != info.metadata.end())
+    hint += fmt::format("{}ss_base_model_version \"{}\"", hint.empty() ? "" : "; ", version->second);
+  return hint;
+}
+
+std::int64_t product(const std::vector<std::int64_t>& v, std::size_t from) {
+  return std::accumulate(v.begin() + static_cast<std::ptrdiff_t>(from), v.end(), std::int64_t{1},
+                         std::multiplies<std::int64_t>());
+}
+
+// "" when the module fits the base tensor, else why not.
+std::string shape_problem(const LoRAModuleInfo& m, const TensorRef& ref) {
+  const auto& down = m.down_shape;
+  const auto& up = m.up_shape;
+  if (up.size() == 4 && (up[2] != 1 || up[3] != 1))
+    return fmt::format("lora_up [{}] is not a 1x1 conv (not kohya LoRA / LoCon)", fmt::join(up, ", "));
+  if (ref.shape[0] != up[0] || product(ref.shape, 1) != product(down, 1))
+    return fmt::format("lora_down [{}] / lora_up [{}] do not fit the base tensor [{}]", fmt::join(down, ", "),
+                       fmt::join(up, ", "), fmt::join(ref.shape, ", "));
+  return "";
+}
+
+// up @ down as the base weight's shape (kohya merge_to: Linear up @ down; 1x1 conv the same on
+// squeezed kernels; 3x3 conv conv2d(down^T, up)^T, which is this matmul over the flattened
+// [r, in*k*k] down kernel).
+torch::Tensor lora_delta(const torch::Tensor& down, const torch::Tensor& up) {
+  return up.flatten(1).matmul(down.flatten(1));  // [out, in * k * k]
+}
+
+void require_single_file(const Checkpoint& ck, const fs::path& base) {
+  if (ck.layout != CheckpointLayout::SingleFile || ck.files.size() != 1)
+    throw Error(fmt::format("{}: merging into a diffusers folder is not supported; give a single-file "
+                            ".safetensors checkpoint as BASE",
+                            base.string()));
+}
+
+void require_distinct(const fs::path& base, const fs::path& out) {
+  std::error_code ec;
+  if (fs::exists(out, ec) && fs::equivalent(base, out, ec))
+    throw Error(fmt::format("--out {} is the base checkpoint itself; write the merged model to a new file",
+                            out.string()));
+}
+
+}  // namespace
+
+LoRAMergeReport merge_lora(const fs::path& base, const fs::path& lora, const fs::path& out, double scale) {
+  require_distinct(base, out);
+  auto ck = open_checkpoint(base);
+  require_single_file(ck, base);
+  const SafetensorsFile& base_file = *ck.files.front();
+  SafetensorsFile lora_file(lora);
+  auto info = read_lora_file_info(lora_file);
+  if (!info.other_keys.empty())
+    throw Error(fmt::format("{}: {} keys are not kohya LoRA / LoCon keys ({}); LoHa, LoKr, DoRA and other "
+                            "LyCORIS types cannot be merged",
+                            lora.string(), info.other_keys.size(), list_some(info.other_keys)));
+
+  // Pass 1: every module must have a base tensor of a fitting shape.
+  const auto index = kohya_module_index(ck);
+  std::vector<std::string> unmatched, misfits;
+  for (const auto& m : info.modules) {
+    auto it = index.find(m.name);
+    if (it == index.end()) {
+      unmatched.push_back(m.name);
+    } else if (auto why = shape_problem(m, it->second); !why.empty()) {
+      misfits.push_back(fmt::format("{}: {}", m.name, why));
+    }
+  }
+  if (!unmatched.empty())
+    throw Error(fmt::format("{}: {} of {} LoRA modules have no tensor in {} ({}): {}. The LoRA was made for "
+                            "another model ({}); nothing was written",
+                            lora.string(), unmatched.size(), info.modules.size(), base.string(),
+                            family_name(ck.family), list_some(unmatched, 8), lora_family_hint(info)));
+  if (!misfits.empty())
+    throw Error(fmt::format("{}: {} LoRA modules do not fit {} ({}), e.g. {}. The LoRA was trained on another "
+                            "model size or family; nothing was written",
+                            lora.string(), misfits.size(), base.string(), family_name(ck.family), misfits.front()));
+
+  // Pass 2: fp32 working copies of the touched tensors (stored layout), deltas added in place.
+  torch::NoGradGuard no_grad;
+  std::map<std::string, torch::Tensor> changed;  // source key -> fp32, stored shape
+  LoRAMergeReport report;
+  report.family = family_name(ck.family);
+  for (const auto& m : info.modules) {
+    const TensorRef& ref = index.at(m.name);
+    auto& work = changed[ref.source_key];
+    if (!work.defined()) work = tensor_from_view(base_file.view(ref.source_key), torch::kFloat32);
+    auto down = tensor_from_view(lora_file.view(m.name + ".lora_down.weight"), torch::kFloat32);
+    auto up = tensor_from_view(lora_file.view(m.name + ".lora_up.weight"), torch::kFloat32);
+    const double alpha = m.alpha && *m.alpha != 0 ? *m.alpha : static_cast<double>(m.rank);  // kohya: 0 = rank
+    auto delta = lora_delta(down, up).mul_(scale * alpha / static_cast<double>(m.rank));
+    auto target = work;
+    if (ref.qkv_part >= 0) {
+      const auto rows = work.size(0) / 3;
+      target = work.narrow(0, ref.qkv_part * rows, rows);
+    }
+    if (ref.transpose) delta = delta.reshape({ref.shape[0], -1}).t();
+    target.add_(delta.reshape(target.sizes()));
+    report.modules++;
+    report.parts[m.part]++;
+  }
+
+  // Pass 3: the base file with the changed tensors in their stored dtype, the rest as is.
+  std::vector<torch::Tensor> keep_alive;
+  std::vector<TensorToWrite> tensors;
+  for (const auto& t : base_file.header().tensors) {
+    TensorToWrite w{t.name, t.dtype, t.shape, {}};
+    auto it = changed.find(t.name);
+    if (it == changed.end()) {
+      auto view = base_file.view(t.name);
+      w.bytes = std::string_view(reinterpret_cast<const char*>(view.data), view.size);
+      report.tensors_copied++;
+    } else {
+      if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16 && t.dtype != DType::F64)
+        throw Error(fmt::format("{}: tensor {} is stored as {}; a LoRA can only be merged into float tensors",
+                                base.string(), t.name, dtype_name(t.dtype)));
+      keep_alive.push_back(it->second.to(torch_dtype_of(t.dtype)).contiguous());
+      const auto& c = keep_alive.back();
+      w.bytes = std::string_view(static_cast<const char*>(c.data_ptr()), c.nbytes());
+      report.tensors_changed++;
+    }
+    tensors.push_back(std::move(w));
+  }
+  write_safetensors(out, tensors, base_file.metadata());
+  return report;
+}
+
+}  // namespace lathe

@@ -1,0 +1,145 @@
+// Writing and reading resumable checkpoints (layout in the header). Every file goes through
+// write_file_atomic / write_tensors; the folder is renamed into place only once DONE is in it.
+#include "train/checkpoint_state.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <vector>
+
+#include "common/error.h"
+#include "io/atomic_file.h"
+#include "io/safetensors.h"
+#include "models/tensor_io.h"
+#include "train/trainer.h"
+#include "train/word_hash_tokenizer.h"
+
+namespace lathe {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int kFormat = 1;
+
+void write_optimizer(const fs::path& path, const OptimizerState& state) {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (const auto& [name, t] : state.tensors) tensors.emplace_back(name, t.detach().to(torch::kCPU));
+  nlohmann::json scalars = nlohmann::json::object();
+  for (const auto& [name, v] : state.scalars) scalars[name] = v;
+  write_tensors(path, tensors, {{"type", state.type}, {"scalars", scalars.dump()}});
+}
+
+std::map<std::string, torch::Tensor> read_tensors(const fs::path& path) {
+  SafetensorsFile file(path);
+  std::map<std::string, torch::Tensor> out;
+  for (const std::string& name : file.names()) {
+    const TensorView view = file.view(name);
+    out[name] = tensor_from_view(view, torch_dtype_of(file.info(name).dtype));
+  }
+  return out;
+}
+
+OptimizerState read_optimizer(const fs::path& path) {
+  OptimizerState state;
+  state.tensors = read_tensors(path);
+  SafetensorsFile file(path);
+  const auto& meta = file.metadata();
+  auto type = meta.find("type");
+  auto scalars = meta.find("scalars");
+  if (type == meta.end() || scalars == meta.end())
+    throw Error(fmt::format("{}: no optimizer type or scalars in the metadata", path.string()));
+  state.type = type->second;
+  try {
+    const nlohmann::json parsed = nlohmann::json::parse(scalars->second);  // outlives the loop
+    for (const auto& [name, v] : parsed.items()) state.scalars[name] = v.get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: malformed optimizer scalars: {}", path.string(), e.what()));
+  }
+  return state;
+}
+
+std::vector<fs::path> complete_checkpoints(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("step-", 0) == 0 && name.size() == 13 && fs::exists(entry.path() / "DONE", ec))
+      out.push_back(entry.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) {
+  std::vector<fs::path> all = complete_checkpoints(run_dir / "checkpoints");
+  if (all.empty()) return std::nullopt;
+  return all.back();
+}
+
+std::string profile_hash(const std::string& rendered_profile) {
+  return fmt::format("{:016x}", fnv1a64(rendered_profile));
+}
+
+fs::path write_checkpoint(const fs::path& run_dir, const CheckpointContents& c, int keep) {
+  const fs::path root = run_dir / "checkpoints";
+  const fs::path final_dir = root / checkpoint_dir_name(c.position.step);
+  const fs::path tmp = root / (checkpoint_dir_name(c.position.step) + ".tmp");
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) throw Error(fmt::format("cannot create {}: {}", tmp.string(), ec.message()));
+
+  std::vector<std::pair<std::string, torch::Tensor>> lora(c.lora.begin(), c.lora.end());
+  write_tensors(tmp / "lora.safetensors", lora);
+  write_optimizer(tmp / "optimizer.safetensors", c.optimizer);
+  nlohmann::json state = {
+      {"format", kFormat},
+      {"step", c.position.step},
+      {"epoch", c.position.epoch},
+      {"batch", c.position.batch},
+      {"epoch_loss_sum", c.position.epoch_loss_sum},
+      {"epoch_loss_steps", c.position.epoch_loss_steps},
+      {"profile_hash", c.profile_hash},
+  };
+  write_file_atomic(tmp / "state.json", state.dump(2) + "\n");
+  write_file_atomic(tmp / "DONE", fmt::format("{}\n", c.position.step));
+
+  fs::remove_all(final_dir, ec);  // a SaveNow right after an automatic checkpoint of one step
+  fs::rename(tmp, final_dir, ec);
+  if (ec) throw Error(fmt::format("cannot rename {} to {}: {}", tmp.string(), final_dir.string(), ec.message()));
+  fsync_directory(root);
+
+  std::vector<fs::path> all = complete_checkpoints(root);
+  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < all.size(); ++i) fs::remove_all(all[i], ec);
+  return final_dir;
+}
+
+CheckpointContents read_checkpoint(const fs::path& dir) {
+  if (!fs::exists(dir / "DONE"))
+    throw Error(fmt::format("{}: incomplete checkpoint (no DONE marker); resume from an earlier one",
+                            dir.string()));
+  CheckpointContents c;
+  try {
+    const auto state = nlohmann::json::parse(read_file(dir / "state.json"));
+    if (state.value("format", 0) != kFormat)
+      throw Error(fmt::format("state.json: format {} is not {}", state.value("format", 0), kFormat));
+    c.position.step = state.at("step").get<std::int64_t>();
+    c.position.epoch = state.at("epoch").get<std::int64_t>();
+    c.position.batch = state.at("batch").get<std::int64_t>();
+    c.position.epoch_loss_sum = state.at("epoch_loss_sum").get<double>();
+    c.position.epoch_loss_steps = state.at("epoch_loss_steps").get<std::int64_t>();
+    c.profile_hash = state.at("profile_hash").get<std::string>();
+    c.lora = read_tensors(dir / "lora.safetensors");
+    c.optimizer = read_optimizer(dir / "optimizer.safetensors");
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: malformed state.json: {}", dir.string(), e.what()));
+  } catch (const Error&) {
+    rethrow_with_context(fmt::format("reading checkpoint {}", dir.string()));
+  }
+  return c;
+}
+
+}  // namespace lathe

@@ -1,0 +1,49 @@
+// Resumable training state on disk: checkpoints/step-XXXXXXXX/ under the run directory, holding
+//   lora.safetensors       the LoRA network's kohya state in fp32 (exact weights)
+//   optimizer.safetensors  the optimizer's tensors; its type and scalars in the metadata
+//   state.json             position (step, epoch, batch), the profile hash, running epoch loss
+//   DONE                   written last: a folder without it is incomplete and never read
+// A checkpoint is written into step-XXXXXXXX.tmp/ and renamed when complete (llm.c's
+// DONE-marker-last idea), so a crash at any moment leaves the previous checkpoint intact.
+// Noise, timesteps, dropout and data order are all seeded from the position, so no generator
+// state needs saving.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "train/optimizers.h"
+
+namespace lathe {
+
+// Where the run is, between optimizer steps.
+struct TrainPosition {
+  std::int64_t step = 0;     // optimizer steps done
+  std::int64_t epoch = 0;    // 0-based epoch the next batch belongs to
+  std::int64_t batch = 0;    // index of the next batch within that epoch's order
+  double epoch_loss_sum = 0;  // sum of this epoch's step losses so far
+  std::int64_t epoch_loss_steps = 0;
+};
+
+struct CheckpointContents {
+  TrainPosition position;
+  std::string profile_hash;
+  std::map<std::string, torch::Tensor> lora;  // kohya names, fp32
+  OptimizerState optimizer;
+};
+
+// Writes `contents` as checkpoint_dir_name(step) under run_dir/checkpoints, then removes the
+// oldest complete checkpoints beyond `keep`. Returns the folder.
+std::filesystem::path write_checkpoint(const std::filesystem::path& run_dir,
+                                       const CheckpointContents& contents, int keep);
+
+// Reads a complete checkpoint folder. Throws lathe::Error naming the folder and what is
+// missing or malformed.
+CheckpointContents read_checkpoint(const std::filesystem::path& dir);
+
+// A stable hash of the rendered profile (16 hex digits).
+std::string profile_hash(const std::string& rendered_profile);
+
+}  // namespace lathe

@@ -1,0 +1,138 @@
+// Base-weight storage dtype and the mixed-precision scope (see precision.h for the measured
+// reasons behind the CPU rules).
+#include "train/precision.h"
+
+#include <ATen/autocast_mode.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
+#include <fmt/format.h>
+#include <torch/library.h>
+
+#include "common/error.h"
+
+namespace lathe {
+
+torch::Dtype torch_dtype_of(WeightDType dtype) {
+  switch (dtype) {
+    case WeightDType::FP16: return torch::kFloat16;
+    case WeightDType::BF16: return torch::kBFloat16;
+    case WeightDType::FP32: break;
+  }
+  return torch::kFloat32;
+}
+
+const char* weight_dtype_name(WeightDType dtype) {
+  switch (dtype) {
+    case WeightDType::FP16: return "fp16";
+    case WeightDType::BF16: return "bf16";
+    case WeightDType::FP32: break;
+  }
+  return "fp32";
+}
+
+namespace {
+
+bool any_on_cpu(const torch::nn::Module& model) {
+  for (const auto& p : model.parameters())
+    if (p.device().is_cpu()) return true;
+  return false;
+}
+
+template <typename Tensors>
+void cast_all(Tensors&& tensors, torch::Dtype dtype) {
+  for (auto& t : tensors) {
+    if (!t.is_floating_point() || t.scalar_type() == dtype) continue;
+    t.set_data(t.data().to(dtype));  // the old storage is freed here, tensor by tensor
+  }
+}
+
+at::Tensor as_fp32(const at::Tensor& t) { return t.is_floating_point() ? t.to(at::kFloat) : t; }
+c10::optional<at::Tensor> as_fp32(const c10::optional<at::Tensor>& t) {
+  if (!t || !t->defined()) return t;
+  return as_fp32(*t);
+}
+
+// libtorch 1.13's CPU autocast has no rule for group_norm, so a bf16 activation met fp32
+// GroupNorm weights and the kernel refused the mix ("expected scalar type BFloat16 but found
+// Float"). This is the rule later PyTorch versions ship: run group_norm in fp32 under autocast.
+at::Tensor autocast_cpu_group_norm(const at::Tensor& input, std::int64_t groups, const c10::optional<at::Tensor>& weight,
+                                   const c10::optional<at::Tensor>& bias, double eps, bool cudnn_enabled) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+  return at::group_norm(as_fp32(input), groups, as_fp32(weight), as_fp32(bias), eps, cudnn_enabled);
+}
+
+// The same for layer_norm (the transformer blocks' norm1..3).
+at::Tensor autocast_cpu_layer_norm(const at::Tensor& input, at::IntArrayRef shape, const c10::optional<at::Tensor>& weight,
+                                   const c10::optional<at::Tensor>& bias, double eps, bool cudnn_enable) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+  return at::layer_norm(as_fp32(input), shape, as_fp32(weight), as_fp32(bias), eps, cudnn_enable);
+}
+
+TORCH_LIBRARY_IMPL(aten, AutocastCPU, m) {
+  m.impl("group_norm", TORCH_FN(autocast_cpu_group_norm));
+  m.impl("layer_norm", TORCH_FN(autocast_cpu_layer_norm));
+}
+
+}  // namespace
+
+void store_base_weights(torch::nn::Module& model, WeightDType dtype) {
+  if (dtype == WeightDType::FP16 && any_on_cpu(model))
+    throw Error(
+        "model.dtype = \"fp16\": libtorch has no fp16 kernels on the CPU (convolution, matmul, "
+        "normalisation all fail), so fp16 base weights cannot run here; use dtype = \"bf16\" (the "
+        "same memory, and bf16 kernels are fast on this CPU) or train on CUDA");
+  torch::NoGradGuard no_grad;
+  const auto target = torch_dtype_of(dtype);
+  cast_all(model.parameters(), target);
+  cast_all(model.buffers(), target);
+}
+
+std::int64_t floating_bytes(const torch::nn::Module& model) {
+  std::int64_t bytes = 0;
+  for (const auto& p : model.parameters())
+    if (p.is_floating_point()) bytes += p.numel() * static_cast<std::int64_t>(p.element_size());
+  for (const auto& b : model.buffers())
+    if (b.is_floating_point()) bytes += b.numel() * static_cast<std::int64_t>(b.element_size());
+  return bytes;
+}
+
+void check_mixed_precision(MixedPrecision mode, const torch::Device& device) {
+  if (mode == MixedPrecision::FP16 && device.is_cpu())
+    throw Error(
+        "training.mixed_precision = \"fp16\": libtorch has no fp16 kernels on the CPU; use "
+        "\"bf16\" on the CPU (autocast to bfloat16) or \"no\"");
+}
+
+MixedPrecisionScope::MixedPrecisionScope(MixedPrecision mode, const torch::Device& device) {
+  if (mode == MixedPrecision::No) return;
+  check_mixed_precision(mode, device);
+  const auto dtype = mode == MixedPrecision::BF16 ? at::kBFloat16 : at::kHalf;
+  cuda_ = device.is_cuda();
+  if (cuda_) {
+    prev_enabled_ = at::autocast::is_enabled();
+    prev_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    prev_enabled_ = at::autocast::is_cpu_enabled();
+    prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
+  at::autocast::increment_nesting();
+  active_ = true;
+}
+
+MixedPrecisionScope::~MixedPrecisionScope() {
+  if (!active_) return;
+  // The cast-weight cache lives as long as the outermost scope (as torch.autocast does).
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  if (cuda_) {
+    at::autocast::set_enabled(prev_enabled_);
+    at::autocast::set_autocast_gpu_dtype(prev_dtype_);
+  } else {
+    at::autocast::set_cpu_enabled(prev_enabled_);
+    at::autocast::set_autocast_cpu_dtype(prev_dtype_);
+  }
+}
+
+}  // namespace lathe

@@ -1,0 +1,59 @@
+// Memory and precision of a training run: base weights stored in bf16 / fp16 ([model] dtype)
+// while the LoRA network and the optimizer state stay fp32, and mixed precision
+// ([training] mixed_precision) as an RAII scope around the forward pass.
+//
+// How the compute goes, measured on the 2-core AVX512-BF16 EPYC with libtorch 1.13.1 (Debian,
+// CPU, oneDNN): bf16 GEMM / conv run 1.3-1.9x faster than fp32, and every op the UNet uses has
+// a bf16 CPU kernel, so bf16 base weights compute in bf16 (the networks cast their fp32 inputs
+// to the weights' dtype and return fp32, see UNet::forward). libtorch 1.13 has no fp16 CPU
+// kernels at all (conv, matmul, norms, softmax: "not implemented for 'Half'"), so fp16 base
+// weights and fp16 autocast are refused on the CPU with a message that names bf16 instead.
+// Mixed precision with fp32 weights uses libtorch's autocast (CPU: bf16; CUDA: fp16 or bf16):
+// matmuls and convolutions run in the low dtype, normalisations stay fp32 (precision.cpp adds
+// the CPU autocast rules for group_norm / layer_norm that libtorch 1.13 lacks). The CLIP text
+// encoder takes token ids and returns its states in the weights' dtype; the UNet accepts them.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+#include "train/train_config.h"
+
+namespace lathe {
+
+torch::Dtype torch_dtype_of(WeightDType dtype);
+const char* weight_dtype_name(WeightDType dtype);  // "fp32", "fp16", "bf16"
+
+// Casts every floating-point parameter and buffer of `model` (a base network: UNet, text
+// encoder, VAE) to `dtype` in place, one tensor at a time (peak: one extra tensor), keeping
+// requires_grad and the module objects, so attached LoRA adapters (module_adapter.h) and
+// references to the modules stay valid. A LoRANetwork is a separate module and is not touched:
+// pass the base network, never the LoRA network. Throws lathe::Error for fp16 on the CPU.
+void store_base_weights(torch::nn::Module& model, WeightDType dtype);
+
+// Bytes held by the floating-point parameters and buffers of `model`.
+std::int64_t floating_bytes(const torch::nn::Module& model);
+
+// Throws lathe::Error when `mode` cannot run on `device` (fp16 autocast on the CPU).
+void check_mixed_precision(MixedPrecision mode, const torch::Device& device);
+
+// Autocast for the forward pass while it lives (nothing for MixedPrecision::No); restores the
+// previous autocast state on destruction, so scopes nest. Run backward() outside the scope:
+// autograd replays the dtypes the forward recorded (gradient checkpointing re-enters the
+// forward's autocast state itself, see models/grad_checkpoint.cpp).
+class MixedPrecisionScope {
+ public:
+  MixedPrecisionScope(MixedPrecision mode, const torch::Device& device);
+  ~MixedPrecisionScope();
+  MixedPrecisionScope(const MixedPrecisionScope&) = delete;
+  MixedPrecisionScope& operator=(const MixedPrecisionScope&) = delete;
+
+ private:
+  bool active_ = false;
+  bool cuda_ = false;
+  bool prev_enabled_ = false;
+  at::ScalarType prev_dtype_ = at::kBFloat16;
+};
+
+}  // namespace lathe

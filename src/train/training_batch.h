@@ -1,0 +1,45 @@
+// One batch as the step consumes it: latents (from the latent store, encoding on a miss),
+// the captions as the text encoder sees them this time, SDXL's size conditioning and the
+// per-sample loss weights. Every random choice of a slot (crop, flip, caption shuffle and
+// dropout) draws from SeededRng(mix_seed(seed, {epoch, batch, slot})), so a batch is a pure
+// function of its position and a resumed run rebuilds it exactly.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "train/base_model.h"
+#include "train/epoch_order.h"
+#include "train/latent_cache.h"
+#include "train/text_conditioning.h"
+#include "train/training_set.h"
+
+namespace lathe {
+
+struct DataConfig;
+
+struct TrainingBatch {
+  torch::Tensor latents;       // [B, 4, h, w] scaled latents on the device
+  std::vector<std::string> captions;
+  std::vector<SizeConditioning> sizes;
+  torch::Tensor loss_weights;  // [B] on the device
+  std::vector<std::size_t> concepts;  // concept index per sample
+};
+
+// The latent of one example as `view` prepares it (VAE mean x scaling factor), via `store`.
+torch::Tensor example_latent(BaseModel& model, LatentStore& store, const TrainingExample& example,
+                             const ImageView& view, torch::Device device);
+
+// SDXL's size conditioning for an example seen through `view` (kohya: crop top-left from the
+// bucket's crop box; mirrored when flipped).
+SizeConditioning size_conditioning(const TrainingExample& example, const ImageView& view);
+
+TrainingBatch prepare_batch(BaseModel& model, LatentStore& store,
+                            const std::vector<TrainingExample>& examples, const PlannedBatch& batch,
+                            const DataConfig& data, std::uint64_t seed, std::int64_t epoch,
+                            std::int64_t batch_index, torch::Device device);
+
+}  // namespace lathe

@@ -1,0 +1,197 @@
+// Base models of a run: the tiny random models keep their family's block structure (so the
+// saved LoRA keys follow kohya's naming for SD 1.5 and SDXL), are labelled as tiny random
+// models, and tokenize with the word-hash tokenizer when no CLIP vocabulary is given; real
+// checkpoints without a tokenizer fail naming model.tokenizer.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <tuple>
+
+#include "io/safetensors.h"
+#include "test_paths.h"
+#include "train/base_model.h"
+#include "train/word_hash_tokenizer.h"
+#include "trainer_fixtures.h"
+
+namespace lathe {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+std::vector<std::string> saved_keys(const std::string& model) {
+  TempDir tmp;
+  test::write_dataset(tmp.path());
+  TrainConfig config = test::tiny_config(tmp.path(), model, {"training.max_steps=1"});
+  test::Recorded rec;
+  Trainer trainer(config, tmp / "run", test::recording(rec));
+  TrainResult r = trainer.run();
+  return SafetensorsFile(tmp / "run" / r.final_file).names();
+}
+
+bool has(const std::vector<std::string>& keys, const std::string& key) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+TEST(TrainerBaseModel, SD15KeysFollowKohyaNaming) {
+  auto keys = saved_keys("tiny-random:sd15");
+  for (const char* k : {"lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_down.weight",
+                        "lora_unet_down_blocks_0_attentions_1_proj_in.lora_up.weight",
+                        "lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_2.alpha",
+                        "lora_unet_up_blocks_1_attentions_2_transformer_blocks_0_attn2_to_out_0.lora_down.weight",
+                        "lora_te_text_model_encoder_layers_1_self_attn_q_proj.lora_down.weight",
+                        "lora_te_text_model_encoder_layers_0_mlp_fc2.lora_up.weight"})
+    EXPECT_TRUE(has(keys, k)) << k;
+  for (const auto& k : keys) {
+    EXPECT_TRUE(k.rfind("lora_unet_", 0) == 0 || k.rfind("lora_te_", 0) == 0) << k;
+    EXPECT_EQ(k.find("input_blocks"), std::string::npos) << k;
+  }
+}
+
+TEST(TrainerBaseModel, SDXLKeysFollowKohyaNaming) {
+  auto keys = saved_keys("tiny-random:sdxl");
+  for (const char* k : {"lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q.lora_down.weight",
+                        "lora_unet_input_blocks_5_1_proj_out.lora_up.weight",
+                        "lora_unet_middle_block_1_transformer_blocks_1_attn2_to_k.alpha",
+                        "lora_unet_output_blocks_0_1_transformer_blocks_0_ff_net_0_proj.lora_down.weight",
+                        "lora_te1_text_model_encoder_layers_0_self_attn_k_proj.lora_down.weight",
+                        "lora_te2_text_model_encoder_layers_1_mlp_fc1.lora_up.weight"})
+    EXPECT_TRUE(has(keys, k)) << k;
+  for (const auto& k : keys) {
+    EXPECT_TRUE(k.rfind("lora_unet_", 0) == 0 || k.rfind("lora_te1_", 0) == 0 || k.rfind("lora_te2_", 0) == 0) << k;
+    EXPECT_EQ(k.find("down_blocks"), std::string::npos) << k;
+  }
+}
+
+TEST(TrainerBaseModel, SD2TrainsWithVPredictionAndLinearProjections) {
+  auto keys = saved_keys("tiny-random:sd2");
+  EXPECT_TRUE(has(keys, "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight"));
+  EXPECT_TRUE(has(keys, "lora_te_text_model_encoder_layers_0_self_attn_v_proj.lora_up.weight"));
+}
+
+TEST(TrainerBaseModel, TinyModelsAreLabelledAndUseTheWordHashTokenizer) {
+  ModelConfig config;
+  config.path = "tiny-random:sd2";
+  BaseModel m = load_base_model(config, torch::kCPU);
+  EXPECT_EQ(m.family, ModelFamily::SD2);
+  EXPECT_EQ(m.prediction, Prediction::VPrediction);
+  EXPECT_EQ(m.tiny_random, "tiny-random sd2 (seed 1234)");
+  ASSERT_FALSE(m.notes.empty());
+  EXPECT_NE(m.notes[0].find("tiny random base model, not a real checkpoint"), std::string::npos);
+  EXPECT_NE(m.tokenizer->description().find("word-hash"), std::string::npos);
+  for (auto& p : m.unet->parameters()) EXPECT_FALSE(p.requires_grad());
+
+  // Same seed, same weights.
+  BaseModel again = load_base_model(config, torch::kCPU);
+  EXPECT_TRUE(torch::equal(m.unet->parameters()[0], again.unet->parameters()[0]));
+}
+
+TEST(TrainerBaseModel, WordHashTokenizerIsCaseAndSeparatorInsensitive) {
+  auto tok = make_word_hash_tokenizer(1024);
+  auto a = tok->encode("Red Circle,  white background", 0);
+  auto b = tok->encode("red, circle white,background", 0);
+  ASSERT_EQ(a.size(), 77u);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a[0], 1022);  // start
+  EXPECT_EQ(a[5], 1023);  // end after four words
+  EXPECT_EQ(a[76], 1023);  // end-padding
+  for (int i = 1; i < 5; ++i) EXPECT_TRUE(a[i] >= 1 && a[i] < 1021);
+  EXPECT_NE(tok->encode("blue square", 0), tok->encode("red circle", 0));
+}
+
+TEST(TrainerBaseModel, TinyModelTakesARealClipVocabulary) {
+  LATHE_REQUIRE_SHARED("clip");
+  ModelConfig config;
+  config.path = "tiny-random:sd15";
+  config.tokenizer = test::shared_dir() / "clip/bpe_simple_vocab_16e6.txt.gz";
+  BaseModel m = load_base_model(config, torch::kCPU);
+  EXPECT_NE(m.tokenizer->description().find("CLIP BPE"), std::string::npos);
+  auto ids = m.tokenizer->encode("a photo of a cat", 0);
+  EXPECT_EQ(ids[0], 49406);
+  EXPECT_EQ(m.text_encoders[0]->config().vocab_size, 49408);
+}
+
+// A diffusers folder assembled from the shared parity fixtures (tiny SD 1.5 UNet, CLIP-L text
+// encoder and VAE in their diffusers / Hugging Face layouts).
+fs::path diffusers_folder(const fs::path& root) {
+  const fs::path f = test::shared_dir() / "fixtures";
+  const fs::path m = root / "tiny-sd15";
+  for (const auto& [dir, src, stem] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"unet", "unet_sd15_tiny", "diffusion_pytorch_model"},
+           {"text_encoder", "te_clip_l_tiny", "model"},
+           {"vae", "vae_sd_topo", "diffusion_pytorch_model"}}) {
+    fs::create_directories(m / dir);
+    fs::create_symlink(f / src / "config.json", m / dir / "config.json");
+    const char* weights = dir == "text_encoder" ? "weights_hf.safetensors" : "weights_diffusers.safetensors";
+    fs::create_symlink(f / src / weights, m / dir / (stem + ".safetensors"));
+  }
+  return m;
+}
+
+TEST(TrainerBaseModel, DiffusersCheckpointTrainsWithItsTokenizerSetByModelTokenizer) {
+  LATHE_REQUIRE_SHARED("fixtures/unet_sd15_tiny");
+  LATHE_REQUIRE_SHARED("clip");
+  TempDir tmp;
+  test::write_dataset(tmp.path());
+  const fs::path model = diffusers_folder(tmp.path());
+  const std::string vocab = (test::shared_dir() / "clip/bpe_simple_vocab_16e6.txt.gz").string();
+  TrainConfig config = test::tiny_config(tmp.path(), model.string(),
+                                         {"training.max_steps=2", "model.tokenizer=" + vocab});
+  test::Recorded rec;
+  Trainer trainer(config, tmp / "run", test::recording(rec));
+  TrainResult r = trainer.run();
+  EXPECT_EQ(r.steps, 2);
+  ASSERT_EQ(rec.validation_losses.size(), 1u);
+  EXPECT_TRUE(std::isfinite(rec.validation_losses[0]));
+  SafetensorsFile file(tmp / "run" / r.final_file);
+  EXPECT_EQ(file.metadata().at("ss_sd_model_name"), "tiny-sd15");
+  EXPECT_EQ(file.metadata().count("lathe_base_model"), 0u);
+  EXPECT_TRUE(has(file.names(), "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight"));
+  EXPECT_TRUE(has(file.names(), "lora_te_text_model_encoder_layers_2_self_attn_out_proj.alpha"));
+
+  // Without a tokenizer the run cannot start, and says which key to set.
+  ::unsetenv("LATHE_CLIP_VOCAB");
+  TrainConfig bare = test::tiny_config(tmp.path(), model.string(), {"training.max_steps=2"});
+  try {
+    Trainer t(bare, tmp / "run2", test::recording(rec));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("set model.tokenizer"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainerBaseModel, StandaloneVAEFilesLoadInBothNamings) {
+  LATHE_REQUIRE_SHARED("fixtures/vae_sd_topo");
+  TempDir tmp;
+  const fs::path model = diffusers_folder(tmp.path());
+  ModelConfig config;
+  config.path = model.string();
+  config.tokenizer = test::shared_dir() / "clip/bpe_simple_vocab_16e6.txt.gz";
+  BaseModel reference = load_base_model(config, torch::kCPU);
+  for (const char* file : {"weights_ldm.safetensors", "weights_diffusers.safetensors"}) {
+    VAE vae(reference.vae->config());
+    load_vae_file(vae, test::shared_dir() / "fixtures/vae_sd_topo" / file);
+    auto a = vae->named_parameters();
+    auto b = reference.vae->named_parameters();
+    for (const auto& item : b) EXPECT_TRUE(torch::equal(a[item.key()], item.value())) << file << " " << item.key();
+  }
+  VAE vae(reference.vae->config());
+  EXPECT_THROW(load_vae_file(vae, test::shared_dir() / "fixtures/te_clip_l_tiny/weights_hf.safetensors"), Error);
+}
+
+TEST(TrainerBaseModel, RealCheckpointWithoutTokenizerNamesModelTokenizer) {
+  LATHE_REQUIRE_SHARED("fixtures/unet_sd15_tiny");
+  ::unsetenv("LATHE_CLIP_VOCAB");
+  TempDir tmp;
+  ModelConfig config;
+  config.path = (test::shared_dir() / "fixtures/unet_sd15_tiny/weights_ldm.safetensors").string();
+  try {
+    load_base_model(config, torch::kCPU);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.tokenizer"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace lathe

@@ -1,0 +1,58 @@
+// Pure layout functions (see layout.h).
+#include "tui/layout.h"
+
+#include <algorithm>
+
+namespace lathe::tui {
+
+FrameLayout frame_layout(int cols, int rows) {
+  FrameLayout f;
+  f.screen = Rect{0, 0, std::max(rows, 0), std::max(cols, 0)};
+  if (cols < kMinCols || rows < kMinRows) {
+    f.too_small = true;
+    return f;
+  }
+  f.tabs = Rect{0, 0, 1, cols};
+  f.body = Rect{1, 0, rows - 2, cols};
+  f.hints = Rect{rows - 1, 0, 1, cols};
+  return f;
+}
+
+DatasetLayout dataset_layout(const Rect& b) {
+  DatasetLayout d;
+  // Concept names are short; image names a little longer; the rest is caption and preview.
+  int cw = std::clamp(b.w / 5, 16, 28);
+  int iw = std::clamp(b.w / 4, 20, 36);
+  int rw = b.w - cw - iw;
+  d.concepts = Rect{b.y, b.x, b.h, cw};
+  d.images = Rect{b.y, b.x + cw, b.h, iw};
+  int ch = std::clamp(b.h / 3, 6, 14);
+  d.caption = Rect{b.y, b.x + cw + iw, ch, rw};
+  d.preview = Rect{b.y + ch, b.x + cw + iw, b.h - ch, rw};
+  return d;
+}
+
+SplitLayout split_rows(const Rect& b, double bottom_share, int min_bottom) {
+  int bottom = std::max(min_bottom, static_cast<int>(b.h * bottom_share));
+  bottom = std::min(bottom, b.h - 3);  // keep a header and two rows of the table
+  bottom = std::max(bottom, 0);
+  return SplitLayout{Rect{b.y, b.x, b.h - bottom, b.w}, Rect{b.y + b.h - bottom, b.x, bottom, b.w}};
+}
+
+RunPageLayout run_page_layout(const Rect& b) {
+  RunPageLayout r;
+  r.status = Rect{b.y, b.x, 2, b.w};
+  int rest = b.h - 2;
+  int table = std::clamp(rest * 2 / 5, 5, 16);
+  r.chart = Rect{b.y + 2, b.x, rest - table, b.w};
+  r.table = Rect{b.y + 2 + rest - table, b.x, table, b.w};
+  return r;
+}
+
+Rect centered_rect(const Rect& a, int want_w, int want_h) {
+  int w = std::clamp(want_w, 1, std::max(1, a.w - 2));
+  int h = std::clamp(want_h, 1, std::max(1, a.h - 2));
+  return Rect{a.y + (a.h - h) / 2, a.x + (a.w - w) / 2, h, w};
+}
+
+}  // namespace lathe::tui
