@@ -54,11 +54,29 @@ void LoRAModuleImpl::set_alpha(double alpha_value) {
   scale_ = static_cast<double>(alpha.item<float>()) / static_cast<double>(rank_);
 }
 
+namespace {
+
+// Runs a LoRA projection (the module's Linear or Conv2d) with its fp32 weight cast to `dtype`.
+torch::Tensor project(const nn::AnyModule& module, const torch::Tensor& x, torch::ScalarType dtype) {
+  if (auto* lin = dynamic_cast<nn::LinearImpl*>(module.ptr().get()))
+    return torch::linear(x, lin->weight.to(dtype));
+  auto* conv = dynamic_cast<nn::Conv2dImpl*>(module.ptr().get());
+  const auto& o = conv->options;
+  return torch::conv2d(x, conv->weight.to(dtype), {}, o.stride(),
+                       c10::get<torch::ExpandingArray<2>>(o.padding()), o.dilation());
+}
+
+}  // namespace
+
 torch::Tensor LoRAModuleImpl::forward(const torch::Tensor& x, const torch::Tensor& base_out) {
   const bool train = is_training();
   if (train && module_dropout > 0 && torch::rand({1}).item<double>() < module_dropout) return base_out;
-  const auto& w = lora_up.ptr()->named_parameters()["weight"];
-  auto lx = lora_down.forward(x.to(w.scalar_type()));  // [B, ..., r] or [B, r, H, W]
+  // The LoRA weights stay fp32 (the optimizer's master copy) and the pair computes in the
+  // activations' dtype, as autocast does: with a bf16 base, casting the two small weights costs
+  // little, while casting the activations in and the output back (every module, both passes)
+  // cost ~8 % of an SD 1.5 step. With an fp32 base nothing is cast.
+  const auto dtype = x.scalar_type();
+  auto lx = project(lora_down, x, dtype);  // [B, ..., r] or [B, r, H, W]
   if (train && dropout > 0) lx = torch::dropout(lx, dropout, /*train=*/true);
   double scale = scale_;
   if (train && rank_dropout > 0) {
@@ -71,8 +89,9 @@ torch::Tensor LoRAModuleImpl::forward(const torch::Tensor& x, const torch::Tenso
     lx = lx * mask;
     scale /= (1.0 - rank_dropout);  // as if the rank had shrunk
   }
-  lx = lora_up.forward(lx);
-  return base_out + (lx * (multiplier * scale)).to(base_out.scalar_type());
+  // Scaling the rank-wide tensor instead of the output saves a full-size pass per module.
+  auto up = project(lora_up, lx * (multiplier * scale), dtype);
+  return base_out + up.to(base_out.scalar_type());
 }
 
 }  // namespace lathe
