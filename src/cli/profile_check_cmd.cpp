@@ -135,7 +135,7 @@ CommandSpec profile_check_command() {
       "--require-files makes them errors. Exit code: 0 ok (warnings allowed), 1 errors,\n"
       "2 usage.";
   spec.options = {
-      {"set", "KEY=VALUE", "override a key, e.g. --set network.rank=16 (repeatable)", true},
+      {"set", "KEY=VALUE", "override a key, e.g. --set network.rank=16", true},
       {"require-files", "", "treat paths that do not exist as errors"},
   };
   spec.min_positionals = 1;

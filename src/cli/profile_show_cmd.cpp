@@ -124,7 +124,7 @@ CommandSpec profile_show_command() {
       "maps \"section.key\" to {value, source: file|set|default}. Exit code: 0 shown,\n"
       "1 the profile has errors, 2 usage.";
   spec.options = {
-      {"set", "KEY=VALUE", "override a key, e.g. --set training.resolution=[768,512] (repeatable)",
+      {"set", "KEY=VALUE", "override a key, e.g. --set training.resolution=[768,512]",
        true},
       {"json", "", "print JSON (schema lathe.profile, version 1)"},
   };

@@ -154,7 +154,7 @@ CommandSpec train_command() {
       "back to the checkpoint's step, and the final LoRA is bit-identical to an uninterrupted\n"
       "run's. --worker, --ready-fd and --lock-fd are internal (the detached worker's entry).";
   spec.options = {
-      {"set", "KEY=VALUE", "override a profile key, e.g. --set training.epochs=8 (repeatable)",
+      {"set", "KEY=VALUE", "override a profile key, e.g. --set training.epochs=8",
        true},
       {"name", "NAME", "run name used in the run id (default: [saving] name or profile stem)"},
       {"foreground", "", "train attached to this terminal with a progress line"},
