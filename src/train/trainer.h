@@ -88,9 +88,10 @@ class Trainer {
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
-  // Restores LoRA weights, optimizer state, schedule position, generator states and data
-  // position from a checkpoint folder written by this trainer (same profile). Throws
-  // lathe::Error when the folder is incomplete or belongs to another profile.
+  // Restores LoRA weights, optimizer state, schedule position and data position from a
+  // checkpoint folder written by this trainer (same profile); no generator state is needed,
+  // since every draw is seeded from its step or sample. Throws lathe::Error when the folder is
+  // incomplete or belongs to another profile.
   void resume_from(const std::filesystem::path& checkpoint_dir);
 
   // Trains to the end (or until a Stop request). Throws lathe::Error when the loss becomes NaN
