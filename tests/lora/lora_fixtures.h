@@ -1,6 +1,6 @@
 // Model configurations for the LoRA tests: the real SD 1.5 / SDXL block topologies with tiny
-// widths (the module count and names depend only on the topology), plus small tiny models for
-// forward checks, and inputs for them.
+// widths (the module count and names depend only on the topology), the tiny models for forward
+// checks (tiny_unet_configs.h), and inputs for them.
 #pragma once
 
 #include <torch/torch.h>
@@ -9,6 +9,7 @@
 
 #include "models/clip_text.h"
 #include "models/unet.h"
+#include "models/tiny_unet_configs.h"
 
 namespace lathe::test {
 
@@ -31,35 +32,6 @@ inline UNetConfig sdxl_topology() {
   c.cross_attention_dim = 16;
   c.addition_time_embed_dim = 4;
   c.adm_in_channels = 8 + 6 * 4;
-  return c;
-}
-
-// Small models for forward passes: one attention level, conv projections (SD 1.x shape).
-inline UNetConfig tiny_sd15() {
-  UNetConfig c;
-  c.block_out_channels = {32, 64};
-  c.layers_per_block = 1;
-  c.attention = {true, false};
-  c.heads = {4, 4};
-  c.transformer_depth = {1, 1};
-  c.mid_heads = 4;
-  c.cross_attention_dim = 24;
-  return c;
-}
-
-inline UNetConfig tiny_sdxl() {
-  UNetConfig c;
-  c.block_out_channels = {32, 64};
-  c.layers_per_block = 2;
-  c.attention = {false, true};
-  c.heads = {2, 4};
-  c.transformer_depth = {1, 2};
-  c.mid_heads = 4;
-  c.mid_transformer_depth = 2;
-  c.cross_attention_dim = 24;
-  c.linear_projection = true;
-  c.addition_time_embed_dim = 8;
-  c.adm_in_channels = 16 + 6 * 8;
   return c;
 }
 

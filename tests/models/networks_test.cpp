@@ -9,6 +9,7 @@
 #include "models/grad_checkpoint.h"
 #include "models/unet.h"
 #include "models/vae.h"
+#include "models/tiny_unet_configs.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -18,40 +19,10 @@
 namespace lathe {
 namespace {
 
-UNetConfig tiny_sd15() {
-  UNetConfig c;
-  c.block_out_channels = {32, 64};
-  c.layers_per_block = 1;
-  c.attention = {true, false};
-  c.heads = {4, 4};
-  c.transformer_depth = {1, 1};
-  c.mid_heads = 4;
-  c.cross_attention_dim = 24;
-  return c;
-}
-
-UNetConfig tiny_sd2() {
-  auto c = tiny_sd15();
-  c.heads = {2, 4};
-  c.linear_projection = true;
-  return c;
-}
-
-UNetConfig tiny_sdxl() {
-  UNetConfig c;
-  c.block_out_channels = {32, 64};
-  c.layers_per_block = 2;
-  c.attention = {false, true};
-  c.heads = {2, 4};
-  c.transformer_depth = {1, 2};
-  c.mid_heads = 4;
-  c.mid_transformer_depth = 2;
-  c.cross_attention_dim = 48;
-  c.linear_projection = true;
-  c.addition_time_embed_dim = 8;
-  c.adm_in_channels = 16 + 6 * 8;
-  return c;
-}
+using test::tiny_sd15;
+using test::tiny_sd2;
+// A wider context than the LoRA tests use, so context and channel widths never coincide.
+UNetConfig tiny_sdxl() { return test::tiny_sdxl(48); }
 
 struct UNetInputs {
   torch::Tensor x, t, ctx, y;
