@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/parallel_for.h"
+#include "common/stopwatch.h"
 #include "dataset/dataset.h"
 
 namespace lathe {
@@ -80,6 +81,7 @@ EditPlan EditEngine::plan(const EditOp& op, const std::vector<CaptionRef>& capti
 ApplyResult EditEngine::apply(EditPlan plan, const AfterWriteHook& hook) {
   ApplyResult result;
   if (plan.changes.empty()) return result;
+  Stopwatch watch;
   // Every caption must still be as it was read (checked on several threads, like the reads).
   std::vector<std::optional<std::string>> conflicts(plan.changes.size());
   std::vector<char> marked_read_only(plan.changes.size(), 0);
@@ -105,6 +107,7 @@ ApplyResult EditEngine::apply(EditPlan plan, const AfterWriteHook& hook) {
                             "--file, --where-no-tag), then run again",
                             read_only.size(), list_some(read_only)));
 
+  result.timings.check_s = watch.lap();
   std::vector<JournalRecord> records;
   records.reserve(plan.changes.size());
   for (auto& c : plan.changes)
@@ -113,7 +116,7 @@ ApplyResult EditEngine::apply(EditPlan plan, const AfterWriteHook& hook) {
   header.op = plan.op.name();
   header.summary = plan.op.describe();
   header.scope = plan.scope;
-  result.batch = journal_.apply(header, records, hook);
+  result.batch = journal_.apply(header, records, hook, &result.timings);
   result.files_written = records.size();
   return result;
 }

@@ -36,6 +36,7 @@ struct EditPlan {
 struct ApplyResult {
   int batch = 0;  // journal batch id; 0 when nothing changed
   std::size_t files_written = 0;
+  EditTimings timings;
 };
 
 // A caption's bytes as one readable line for previews: no BOM, line breaks shown as " / ".

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/stopwatch.h"
 #include "dataset/edit_conflict.h"
 #include "io/atomic_batch.h"
 #include "io/atomic_file.h"
@@ -307,7 +308,8 @@ void EditJournal::recover() {
 
 void EditJournal::move_batch(int id, const BatchHeader& header,
                              const std::vector<JournalRecord>& records, Side from, Side to,
-                             const std::string& action, const AfterWriteHook& hook) {
+                             const std::string& action, const AfterWriteHook& hook,
+                             EditTimings* timings) {
   if (action != "apply") {
     // Undo/redo must find every caption as the batch left it, or it would clobber a later
     // change made outside this journal.
@@ -329,9 +331,11 @@ void EditJournal::move_batch(int id, const BatchHeader& header,
           list, action));
     }
   }
+  Stopwatch pending_watch;
   state_.pending_batch = id;
   state_.pending_action = action;
   save_state();
+  if (timings) timings->journal_s += pending_watch.seconds();
 
   std::vector<AtomicBatchEntry> writes;
   writes.reserve(records.size());
@@ -340,7 +344,7 @@ void EditJournal::move_batch(int id, const BatchHeader& header,
   try {
     write_files_atomic(writes, temp_tag_for(id), [&](std::size_t i) {
       if (hook) hook(i + 1);
-    });
+    }, timings ? &timings->writes : nullptr);
   } catch (const Error& e) {
     std::size_t restored = roll_back(id, records, from, nullptr);
     if (action == "apply") state_.rolled_back.push_back(id);
@@ -354,13 +358,16 @@ void EditJournal::move_batch(int id, const BatchHeader& header,
 }
 
 int EditJournal::apply(BatchHeader header, const std::vector<JournalRecord>& records,
-                       const AfterWriteHook& hook) {
+                       const AfterWriteHook& hook, EditTimings* timings) {
   if (!present_) throw Error("internal: the edit journal was opened read-only");
+  Stopwatch watch;
   header.id = next_id();
   header.files = records.size();
   if (header.time_unix == 0) header.time_unix = static_cast<std::int64_t>(std::time(nullptr));
   write_file_atomic(batch_path(header.id), serialize_batch(header, records));
-  move_batch(header.id, header, records, Side::Before, Side::After, "apply", hook);
+  if (timings) timings->journal_s = watch.lap();
+  move_batch(header.id, header, records, Side::Before, Side::After, "apply", hook, timings);
+  watch.lap();
   state_.applied.push_back(header.id);
   // A new edit ends the redo chain, as in any editor; the batch files stay for history.
   state_.discarded.insert(state_.discarded.end(), state_.undone.begin(), state_.undone.end());
@@ -368,6 +375,7 @@ int EditJournal::apply(BatchHeader header, const std::vector<JournalRecord>& rec
   state_.pending_batch = 0;
   state_.pending_action.clear();
   save_state();
+  if (timings) timings->commit_s = watch.lap();
   return header.id;
 }
 

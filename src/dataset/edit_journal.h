@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "io/atomic_batch.h"
+
 namespace lathe {
 
 struct JournalRecord {
@@ -60,6 +62,14 @@ struct RecoveryReport {
   std::string message() const;
 };
 
+// Where the time of one journaled batch went, in seconds (benchmarks report it).
+struct EditTimings {
+  double check_s = 0;    // changed-on-disk and read-only checks (EditEngine::apply)
+  double journal_s = 0;  // batch file and pending state made durable
+  AtomicBatchTimings writes;
+  double commit_s = 0;   // state.json names the batch applied
+};
+
 // Called after each caption write of a batch with the count written so far (tests use it to
 // crash a batch midway; the CLI maps LATHE_TEST_PAUSE_AFTER_N_WRITES onto it).
 using AfterWriteHook = std::function<void(std::size_t written)>;
@@ -83,7 +93,7 @@ class EditJournal {
   // captions already written get their `before` bytes back, and the Error says so.
   // Returns the batch id.
   int apply(BatchHeader header, const std::vector<JournalRecord>& records,
-            const AfterWriteHook& hook = {});
+            const AfterWriteHook& hook = {}, EditTimings* timings = nullptr);
 
   // Undo the newest applied batch / redo the newest undone one; nullopt when there is none.
   // Refuses (lathe::Error, nothing written) when a caption changed since the batch ran.
@@ -109,7 +119,8 @@ class EditJournal {
   std::filesystem::path batch_path(int id) const;
   int next_id() const;
   void move_batch(int id, const BatchHeader& header, const std::vector<JournalRecord>& records,
-                  Side from, Side to, const std::string& action, const AfterWriteHook& hook);
+                  Side from, Side to, const std::string& action, const AfterWriteHook& hook,
+                  EditTimings* timings = nullptr);
   std::size_t roll_back(int id, const std::vector<JournalRecord>& records, Side target,
                         std::vector<std::string>* left_alone);
 

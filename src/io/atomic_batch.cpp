@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "common/parallel_for.h"
+#include "common/stopwatch.h"
 #include "io/atomic_file.h"
 
 namespace lathe {
@@ -104,8 +105,12 @@ std::filesystem::path batch_temp_path(const std::filesystem::path& target,
 }
 
 void write_files_atomic(const std::vector<AtomicBatchEntry>& entries, const std::string& temp_tag,
-                        const std::function<void(std::size_t)>& after_rename) {
+                        const std::function<void(std::size_t)>& after_rename,
+                        AtomicBatchTimings* timings) {
   if (entries.empty()) return;
+  AtomicBatchTimings unused;
+  AtomicBatchTimings& t = timings ? *timings : unused;
+  Stopwatch watch;
   std::vector<std::filesystem::path> temps;
   temps.reserve(entries.size());
   for (const auto& e : entries) temps.push_back(batch_temp_path(e.path, temp_tag));
@@ -123,7 +128,9 @@ void write_files_atomic(const std::vector<AtomicBatchEntry>& entries, const std:
     remove_temps(temps);
     throw;
   }
+  t.temp_files_s = watch.lap();
   make_durable(folders, temps);
+  t.flush_s = watch.lap();
 
   std::mutex progress_mu;
   std::size_t renamed = 0;
@@ -140,7 +147,9 @@ void write_files_atomic(const std::vector<AtomicBatchEntry>& entries, const std:
     remove_temps(temps);
     throw;
   }
+  t.renames_s = watch.lap();
   for (const auto& f : folders) fsync_directory(f);
+  t.folder_sync_s = watch.lap();
 }
 
 }  // namespace lathe

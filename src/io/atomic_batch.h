@@ -20,6 +20,14 @@ struct AtomicBatchEntry {
   std::string_view bytes;  // must stay alive during the call
 };
 
+// Wall time of each phase of one batch write, in seconds (benchmarks report them).
+struct AtomicBatchTimings {
+  double temp_files_s = 0;   // phase 1
+  double flush_s = 0;        // phase 2
+  double renames_s = 0;      // phase 3
+  double folder_sync_s = 0;  // phase 4
+};
+
 // Phase 1 writes every temp file (batch_temp_path) keeping each target's mode; phase 2 makes
 // them durable (one syncfs per file system involved); phase 3 renames them over their targets,
 // calling after_rename(k) as the k-th rename completes (k counts 0, 1, 2, ...; calls are
@@ -29,7 +37,8 @@ struct AtomicBatchEntry {
 // renamed before it (in any order) hold their new bytes, which the caller (the edit journal,
 // which compares contents) must restore. Throws lathe::Error naming the file and the OS error.
 void write_files_atomic(const std::vector<AtomicBatchEntry>& entries, const std::string& temp_tag,
-                        const std::function<void(std::size_t)>& after_rename = {});
+                        const std::function<void(std::size_t)>& after_rename = {},
+                        AtomicBatchTimings* timings = nullptr);
 
 // ".<name>.<temp_tag>.tmp" beside `target`: predictable, so a journal that recovers from a
 // crash can delete the temp files the crashed batch left behind.

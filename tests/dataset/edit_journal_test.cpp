@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <random>
 
 #include "common/error.h"
@@ -112,6 +113,25 @@ TEST(EditEngine, ApplyUndoRedoRestoreExactBytes) {
   EXPECT_EQ(h[0].header.files, 4u);
   EXPECT_EQ(h[0].header.summary, "remove \"blurry\"");
   EXPECT_EQ(temp_files_in(f.dir.path()), 0u);
+}
+
+TEST(EditEngine, ApplyReportsWhereItsTimeWent) {
+  std::vector<std::string> captions(200, "1girl, blurry, solo\n");  // the parallel write path
+  Fixture f(captions);
+  EditEngine engine(f.dir.path(), true);
+  auto plan = engine.plan(op_of(K::Remove, "blurry"), f.refs, {});
+  const auto start = std::chrono::steady_clock::now();
+  const ApplyResult result = engine.apply(std::move(plan));
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const EditTimings& t = result.timings;
+  for (double phase : {t.check_s, t.journal_s, t.writes.temp_files_s, t.writes.flush_s,
+                       t.writes.renames_s, t.writes.folder_sync_s, t.commit_s})
+    EXPECT_GT(phase, 0.0);
+  const double sum = t.check_s + t.journal_s + t.writes.temp_files_s + t.writes.flush_s +
+                     t.writes.renames_s + t.writes.folder_sync_s + t.commit_s;
+  EXPECT_LE(sum, wall);
+  EXPECT_GT(sum, 0.5 * wall);  // the phases cover the apply, not a part of it
 }
 
 TEST(EditEngine, NothingToChangeWritesNoBatch) {
