@@ -3,22 +3,12 @@
 
 #include <sys/stat.h>
 
-#include <cerrno>
-#include <cstring>
 #include <fmt/format.h>
 
 #include "common/error.h"
 #include "io/atomic_file.h"
 
 namespace lathe {
-namespace {
-
-std::int64_t mtime_ns_of(const struct stat& st) {
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
-}  // namespace
-
 std::uint64_t content_hash(std::string_view bytes) {
   std::uint64_t h = 1469598103934665603ull;
   for (unsigned char c : bytes) {
@@ -30,33 +20,28 @@ std::uint64_t content_hash(std::string_view bytes) {
 
 std::string read_with_snapshot(const std::filesystem::path& path, FileSnapshot& snapshot,
                                std::size_t max_bytes) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    throw Error(fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)));
-  std::string bytes = read_file(path, max_bytes);
+  ReadFileInfo info;
+  std::string bytes = read_file(path, max_bytes, info);
   snapshot.size = static_cast<std::int64_t>(bytes.size());
-  snapshot.mtime_ns = mtime_ns_of(st);
+  snapshot.mtime_ns = info.mtime_ns;
   snapshot.hash = content_hash(bytes);
   return bytes;
 }
 
 std::optional<std::string> describe_change(const std::filesystem::path& path,
                                            const FileSnapshot& snapshot) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return std::string("it was deleted or renamed");
-    return fmt::format("it can no longer be read ({})", std::strerror(errno));
-  }
-  if (st.st_size != snapshot.size)
-    return fmt::format("its size went from {} to {} bytes", snapshot.size,
-                       static_cast<std::int64_t>(st.st_size));
-  if (mtime_ns_of(st) != snapshot.mtime_ns) return std::string("its modification time changed");
+  ReadFileInfo info;
   std::string bytes;
   try {
-    bytes = read_file(path);
+    bytes = read_file(path, std::size_t(1) << 34, info);
   } catch (const Error& e) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec) && !ec) return std::string("it was deleted or renamed");
     return fmt::format("it can no longer be read ({})", e.what());
   }
+  if (info.size != snapshot.size)
+    return fmt::format("its size went from {} to {} bytes", snapshot.size, info.size);
+  if (info.mtime_ns != snapshot.mtime_ns) return std::string("its modification time changed");
   if (content_hash(bytes) != snapshot.hash) return std::string("its content changed");
   return std::nullopt;
 }

@@ -80,6 +80,12 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
 }
 
 std::string read_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  ReadFileInfo unused;
+  return read_file(path, max_bytes, unused);
+}
+
+std::string read_file(const std::filesystem::path& path, std::size_t max_bytes,
+                      ReadFileInfo& info) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(fmt::format("cannot read {}: {}", path.string(), os_error()));
   struct stat st {};
@@ -96,6 +102,8 @@ std::string read_file(const std::filesystem::path& path, std::size_t max_bytes) 
     throw Error(fmt::format("{} is {} bytes, more than the {} bytes allowed here", path.string(),
                             st.st_size, max_bytes));
   }
+  info.size = static_cast<std::int64_t>(st.st_size);
+  info.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   std::string out;
   out.resize(static_cast<std::size_t>(st.st_size));
   std::size_t got = 0;

@@ -3,6 +3,7 @@
 // so a crash leaves either the old bytes or the new ones, never a mix.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -17,6 +18,15 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
 // larger than `max_bytes`.
 std::string read_file(const std::filesystem::path& path,
                       std::size_t max_bytes = std::size_t(1) << 34);
+
+// What fstat said about the file read_file opened, so its bytes and its size / time come from
+// the same file even when it is replaced in between.
+struct ReadFileInfo {
+  std::int64_t size = 0;
+  std::int64_t mtime_ns = 0;
+};
+std::string read_file(const std::filesystem::path& path, std::size_t max_bytes,
+                      ReadFileInfo& info);
 
 // fsync a folder so a rename or unlink inside it survives a power loss.
 void fsync_directory(const std::filesystem::path& dir);

@@ -188,6 +188,28 @@ TEST(EditEngine, ConflictNamesTheFileAndWritesNothing) {
   EXPECT_TRUE(engine.journal().history().empty());
 }
 
+TEST(EditEngine, ConflictSaysWhatChanged) {
+  Fixture f(kCaptions);
+  EditEngine engine(f.dir.path(), true);
+  auto expect_conflict = [&](const std::string& what) {
+    auto plan = engine.plan(op_of(K::Remove, "blurry"), f.refs, {});
+    if (what == "deleted") fs::remove(f.refs[0].path);
+    else write_text(f.refs[0].path, f.original[0] + "longer");
+    try {
+      engine.apply(plan);
+      ADD_FAILURE() << "expected a conflict";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      const std::string expected = what == "deleted" ? "it was deleted or renamed"
+                                                     : "its size went from 20 to 26 bytes";
+      EXPECT_NE(msg.find(expected), std::string::npos) << msg;
+    }
+  };
+  expect_conflict("grown");
+  expect_conflict("deleted");
+  EXPECT_TRUE(engine.journal().history().empty());
+}
+
 TEST(EditEngine, ConflictDetectsSameSizeContentChange) {
   Fixture f({"a, blurry\n"});
   EditEngine engine(f.dir.path(), true);
