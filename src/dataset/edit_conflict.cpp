@@ -29,11 +29,13 @@ std::string read_with_snapshot(const std::filesystem::path& path, FileSnapshot& 
 }
 
 std::optional<std::string> describe_change(const std::filesystem::path& path,
-                                           const FileSnapshot& snapshot) {
+                                           const FileSnapshot& snapshot, unsigned* mode_now) {
   ReadFileInfo info;
   std::string bytes;
+  if (mode_now) *mode_now = 0;
   try {
     bytes = read_file(path, std::size_t(1) << 34, info);
+    if (mode_now) *mode_now = info.mode;
   } catch (const Error& e) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec) && !ec) return std::string("it was deleted or renamed");
@@ -56,7 +58,9 @@ std::string conflict_message(const std::filesystem::path& path, const std::strin
 bool is_marked_read_only(const std::filesystem::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return false;
-  return (st.st_mode & 0222) == 0;
+  return is_read_only_mode(st.st_mode & 07777);
 }
+
+bool is_read_only_mode(unsigned mode) { return (mode & 0222) == 0; }
 
 }  // namespace lathe

@@ -25,9 +25,11 @@ std::string read_with_snapshot(const std::filesystem::path& path, FileSnapshot& 
                                std::size_t max_bytes);
 
 // nullopt when the file still matches `snapshot`; otherwise what changed ("its size went from
-// 12 to 40 bytes", "it was deleted", ...).
+// 12 to 40 bytes", "it was deleted", ...). `mode_now`, when given, receives the file's
+// permission bits as read for the check (0 when it could not be read).
 std::optional<std::string> describe_change(const std::filesystem::path& path,
-                                           const FileSnapshot& snapshot);
+                                           const FileSnapshot& snapshot,
+                                           unsigned* mode_now = nullptr);
 
 // The user-facing message for a refused write.
 std::string conflict_message(const std::filesystem::path& path, const std::string& change);
@@ -35,5 +37,6 @@ std::string conflict_message(const std::filesystem::path& path, const std::strin
 // True when the file's permission bits allow nobody to write it (chmod a-w): the user marked
 // it read-only, which Lathe respects even when running as root.
 bool is_marked_read_only(const std::filesystem::path& path);
+bool is_read_only_mode(unsigned mode);  // the same test on permission bits already read
 
 }  // namespace lathe

@@ -84,11 +84,10 @@ ApplyResult EditEngine::apply(EditPlan plan, const AfterWriteHook& hook) {
   Stopwatch watch;
   // Every caption must still be as it was read (checked on several threads, like the reads).
   std::vector<std::optional<std::string>> conflicts(plan.changes.size());
-  std::vector<char> marked_read_only(plan.changes.size(), 0);
+  std::vector<unsigned> modes(plan.changes.size(), 0);
   parallel_for(plan.changes.size(), [&](std::size_t i) {
     const PlannedChange& c = plan.changes[i];
-    conflicts[i] = describe_change(c.path, c.snapshot);
-    if (!conflicts[i]) marked_read_only[i] = is_marked_read_only(c.path);
+    conflicts[i] = describe_change(c.path, c.snapshot, &modes[i]);
   });
   std::vector<std::string> read_only;
   for (std::size_t i = 0; i < plan.changes.size(); ++i) {
@@ -99,7 +98,7 @@ ApplyResult EditEngine::apply(EditPlan plan, const AfterWriteHook& hook) {
       if (others) msg += fmt::format(" ({} other caption(s) changed too)", others);
       throw Error(msg);
     }
-    if (marked_read_only[i]) read_only.push_back(plan.changes[i].rel_path);
+    if (is_read_only_mode(modes[i])) read_only.push_back(plan.changes[i].rel_path);
   }
   if (!read_only.empty())
     throw Error(fmt::format("{} caption file(s) are read-only: {}; nothing was written. Make them "
@@ -110,8 +109,10 @@ ApplyResult EditEngine::apply(EditPlan plan, const AfterWriteHook& hook) {
   result.timings.check_s = watch.lap();
   std::vector<JournalRecord> records;
   records.reserve(plan.changes.size());
-  for (auto& c : plan.changes)
-    records.push_back({c.rel_path, std::move(c.before), std::move(c.after)});
+  for (std::size_t i = 0; i < plan.changes.size(); ++i) {
+    PlannedChange& c = plan.changes[i];
+    records.push_back({c.rel_path, std::move(c.before), std::move(c.after), modes[i]});
+  }
   BatchHeader header;
   header.op = plan.op.name();
   header.summary = plan.op.describe();

@@ -340,7 +340,7 @@ void EditJournal::move_batch(int id, const BatchHeader& header,
   std::vector<AtomicBatchEntry> writes;
   writes.reserve(records.size());
   for (const auto& r : records)
-    writes.push_back({root_ / r.rel_path, to == Side::Before ? r.before : r.after});
+    writes.push_back({root_ / r.rel_path, to == Side::Before ? r.before : r.after, r.mode});
   try {
     write_files_atomic(writes, temp_tag_for(id), [&](std::size_t i) {
       if (hook) hook(i + 1);

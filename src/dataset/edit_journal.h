@@ -30,6 +30,9 @@ struct JournalRecord {
   std::string rel_path;  // relative to the dataset root, '/' separated
   std::string before;
   std::string after;
+  // Permission bits the caption had when this command checked it, given to the new file;
+  // 0 (records read back from a batch file): looked up when writing.
+  unsigned mode = 0;
 };
 
 struct BatchHeader {

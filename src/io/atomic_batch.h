@@ -18,6 +18,7 @@ namespace lathe {
 struct AtomicBatchEntry {
   std::filesystem::path path;
   std::string_view bytes;  // must stay alive during the call
+  unsigned mode = 0;       // permission bits for the new file; 0: the target's current ones
 };
 
 // Wall time of each phase of one batch write, in seconds (benchmarks report them).

@@ -104,6 +104,7 @@ std::string read_file(const std::filesystem::path& path, std::size_t max_bytes,
   }
   info.size = static_cast<std::int64_t>(st.st_size);
   info.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  info.mode = static_cast<unsigned>(st.st_mode & 07777);
   std::string out;
   out.resize(static_cast<std::size_t>(st.st_size));
   std::size_t got = 0;

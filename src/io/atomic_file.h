@@ -24,6 +24,7 @@ std::string read_file(const std::filesystem::path& path,
 struct ReadFileInfo {
   std::int64_t size = 0;
   std::int64_t mtime_ns = 0;
+  unsigned mode = 0;  // permission bits (st_mode & 07777)
 };
 std::string read_file(const std::filesystem::path& path, std::size_t max_bytes,
                       ReadFileInfo& info);
