@@ -8,9 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
-#include <fstream>
 #include <map>
-#include <optional>
 #include <mutex>
 #include <vector>
 #include <set>
@@ -30,31 +28,17 @@ constexpr ParallelOptions kFileOps{32, 64};
 
 std::string os_error() { return std::strerror(errno); }
 
-// The process's umask, read without changing it (umask() only reads by setting, which would
-// race with other threads creating files); nullopt when /proc does not say.
-std::optional<mode_t> current_umask() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Umask:", 0) != 0) continue;
-    try {
-      return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  }
-  return std::nullopt;
-}
-
-// open() gives a new file `mode` minus the umask (special bits aside): then no fchmod is needed.
-bool open_gives_exact_mode(mode_t mode, std::optional<mode_t> umask) {
-  return umask && (mode & 07000) == 0 && (mode & *umask) == 0;
+// open() gives a new file `mode` as filtered by the umask or the folder's default ACL; fchmod
+// only when that changed it (fstat of the open file is far cheaper than an inode update).
+bool has_mode(int fd, mode_t mode) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && (st.st_mode & 07777) == mode;
 }
 
 // Writes one temp file with `mode` (0: the target's current mode) (not yet durable: see
 // make_durable); returns "" or the error message.
 std::string write_temp(const std::filesystem::path& tmp, const std::filesystem::path& target,
-                       std::string_view bytes, mode_t mode, std::optional<mode_t> umask) {
+                       std::string_view bytes, mode_t mode) {
   if (mode == 0) {
     mode = 0644;
     struct stat st {};
@@ -73,7 +57,7 @@ std::string write_temp(const std::filesystem::path& tmp, const std::filesystem::
     if (n <= 0) ok = false;
     else p += n, left -= static_cast<std::size_t>(n);
   }
-  if (ok && !open_gives_exact_mode(mode, umask)) ok = ::fchmod(fd, mode) == 0;
+  if (ok && !has_mode(fd, mode)) ok = ::fchmod(fd, mode) == 0;
   std::string err = ok ? std::string() : os_error();
   if (::close(fd) != 0 && ok) ok = false, err = os_error();
   if (ok) return {};
@@ -142,13 +126,12 @@ void write_files_atomic(const std::vector<AtomicBatchEntry>& entries, const std:
   std::set<std::filesystem::path> folders;
   for (const auto& e : entries) folders.insert(e.path.parent_path());
   const std::vector<std::size_t> order = interleaved_by_folder(entries);
-  const std::optional<mode_t> umask = current_umask();
 
   try {
     parallel_for(order.size(), [&](std::size_t k) {
       const std::size_t i = order[k];
       std::string err =
-          write_temp(temps[i], entries[i].path, entries[i].bytes, entries[i].mode, umask);
+          write_temp(temps[i], entries[i].path, entries[i].bytes, entries[i].mode);
       if (!err.empty()) throw Error(err);
     }, kFileOps);
   } catch (const Error&) {
