@@ -5,9 +5,10 @@
 // no LoCon), UNet only. Variants: SD 1.5 with fp32 base weights, fp32 + gradient checkpointing,
 // bf16 base weights, bf16 + checkpointing; SDXL with bf16 base weights + checkpointing.
 //
-// Run each variant in its own process (peak RSS is per process), with the GEMM benchmark first
-// so the fraction of peak can be computed, e.g.
-//   train_step_bench --benchmark_filter='Gemm|SD15/bf16_ckpt' --benchmark_counters_tabular=true
+// Run each variant in its own process (peak RSS is per process), with the GEMM benchmark of its
+// dtype first so the fraction of peak can be computed, e.g.
+//   train_step_bench --benchmark_filter='Gemm/bf16|SD15/bf16_ckpt' --benchmark_counters_tabular=true
+// bench/cpu_side_by_side.sh runs each variant beside the diffusers + PEFT reference.
 // One warm-up step, then the timed steps (min_s / max_s: their spread); LATHE_BENCH_PROFILE=FILE
 // runs one more step under the autograd profiler and writes its chrome trace there. Counters: peak_RSS_MiB
 // is VmHWM reset after the model was built, cast and warmed up (weights included, construction
@@ -17,7 +18,7 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include <torch/csrc/autograd/profiler_legacy.h>
+#include "kineto_trace.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -36,14 +37,20 @@ using lathe::UNetConfig;
 using lathe::WeightDType;
 namespace b = lathe::bench;
 
-double g_gemm_peak = 0;       // FLOP/s (wall), best repetition of BM_Gemm
-double g_gemm_per_cpu_s = 0;  // FLOP per process CPU-second of BM_Gemm
+// Matrix-multiply peaks per dtype (index 0: fp32, 1: bf16), each the best repetition of
+// BM_Gemm in that dtype: a step is compared with the peak of the dtype it computes in.
+double g_gemm_peak[2] = {0, 0};       // FLOP/s (wall)
+double g_gemm_per_cpu_s[2] = {0, 0};  // FLOP per process CPU-second
 
-void BM_Gemm(benchmark::State& state) {
+int dtype_slot(WeightDType dtype) { return dtype == WeightDType::BF16 ? 1 : 0; }
+
+void BM_Gemm(benchmark::State& state, WeightDType dtype) {
   torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
   const std::int64_t n = state.range(0);
+  const int slot = dtype_slot(dtype);
   torch::NoGradGuard no_grad;
-  auto x = torch::randn({n, n}), y = torch::randn({n, n}), z = torch::empty({n, n});
+  const auto t = lathe::torch_dtype_of(dtype);
+  auto x = torch::randn({n, n}).to(t), y = torch::randn({n, n}).to(t), z = torch::empty({n, n}, t);
   torch::mm_out(z, x, y);  // warm-up
   const double flops = 2.0 * n * n * n;
   double best = 0;
@@ -54,8 +61,8 @@ void BM_Gemm(benchmark::State& state) {
     best = std::max(best, flops / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     benchmark::DoNotOptimize(z.data_ptr());
   }
-  g_gemm_peak = std::max(g_gemm_peak, best);
-  g_gemm_per_cpu_s = std::max(g_gemm_per_cpu_s,
+  g_gemm_peak[slot] = std::max(g_gemm_peak[slot], best);
+  g_gemm_per_cpu_s[slot] = std::max(g_gemm_per_cpu_s[slot],
                               flops * static_cast<double>(state.iterations()) / (b::process_cpu_seconds() - cpu0));
   state.counters["best_FLOP/s"] = best;
 }
@@ -118,8 +125,8 @@ void BM_TrainStep(benchmark::State& state, Family family, WeightDType dtype, boo
   state.counters["lora_params"] = static_cast<double>(lora->parameters().size());
   step();  // warm-up: AdamW state, oneDNN primitives, allocator pools
   if (const char* trace = std::getenv("LATHE_BENCH_PROFILE")) {
-    // One more step under the autograd profiler (chrome trace JSON: which ops take the time).
-    torch::autograd::profiler::RecordProfile profile(trace);
+    // One more step under the Kineto profiler (chrome trace JSON: which ops take the time).
+    lathe::bench::KinetoTrace profile(trace);
     step();
   }
   b::reset_peak_rss();
@@ -141,14 +148,19 @@ void BM_TrainStep(benchmark::State& state, Family family, WeightDType dtype, boo
   state.counters["cpu_s/step"] = cpu_s;
   state.counters["peak_RSS_MiB"] = b::peak_rss_mib();
   state.counters["FLOP/s"] = benchmark::Counter(useful, benchmark::Counter::kIsIterationInvariantRate);
-  if (g_gemm_peak > 0)
+  // Compared with the matmul peak of the dtype the step computes in (bf16 weights: bf16).
+  const int slot = dtype_slot(dtype);
+  if (g_gemm_peak[slot] > 0)
     state.counters["frac_of_gemm_peak"] =
-        benchmark::Counter(useful / g_gemm_peak, benchmark::Counter::kIsIterationInvariantRate);
-  if (g_gemm_per_cpu_s > 0) state.counters["frac_of_gemm_per_cpu_s"] = useful / cpu_s / g_gemm_per_cpu_s;
+        benchmark::Counter(useful / g_gemm_peak[slot], benchmark::Counter::kIsIterationInvariantRate);
+  if (g_gemm_per_cpu_s[slot] > 0) state.counters["frac_of_gemm_per_cpu_s"] = useful / cpu_s / g_gemm_per_cpu_s[slot];
 }
 
 // Wall-clock rates (UseRealTime): torch runs on every core, not just the benchmark's thread.
-BENCHMARK(BM_Gemm)->Arg(2048)->Iterations(5)->Repetitions(3)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Gemm, fp32, WeightDType::FP32)
+    ->Arg(2048)->Iterations(5)->Repetitions(3)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Gemm, bf16, WeightDType::BF16)
+    ->Arg(2048)->Iterations(5)->Repetitions(3)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_TrainStep, SD15/fp32, Family::SD15, WeightDType::FP32, false)
     ->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_TrainStep, SD15/fp32_ckpt, Family::SD15, WeightDType::FP32, true)

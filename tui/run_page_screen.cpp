@@ -49,8 +49,9 @@ void RunPageScreen::draw(Canvas& c, const Rect& body) {
   int x = l.status.x + 1;
   x += c.text(l.status.y, x, run_state_name(snap_.state), run_state_role(snap_.state));
   std::string progress =
-      fmt::format("  epoch {}/{}  step {}/{}  loss {}  {}", s.epoch, s.total_epochs, s.step,
-                  s.total_steps, s.step > 0 ? loss_text(s.last_loss) : "-", s.base_model);
+      fmt::format("  epoch {}/{}  step {}/{}  loss {}{}  {}", s.epoch, s.total_epochs, s.step,
+                  s.total_steps, s.step > 0 ? loss_text(s.last_loss) : "-",
+                  s.peak_gpu_mib > 0 ? fmt::format("  GPU {:.1f} GiB", s.peak_gpu_mib / 1024) : "", s.base_model);
   c.text(l.status.y, x, progress, Role::Normal, l.status.right() - x);
   std::string second = !snap_.error.empty()    ? snap_.error
                        : !message_.empty()     ? message_

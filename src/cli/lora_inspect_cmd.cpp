@@ -3,6 +3,7 @@
 // and its metadata with ss_* values pretty-printed (ss_tag_frequency summarised). --json gives
 // the same for scripts; --keys lists every module.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>

@@ -3,6 +3,7 @@
 // Paths that do not exist are warnings (presets ship with placeholders the user overrides);
 // --require-files makes them errors, as `lathe train` does.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <iostream>
 

@@ -81,6 +81,11 @@ int run_runs_show(const Args& args) {
   std::cout << fmt::format("  progress    step {}/{}, epoch {}/{}{}\n", s.step, s.total_steps,
                            s.epoch, s.total_epochs,
                            s.step > 0 ? fmt::format(", last loss {:.5f}", s.last_loss) : "");
+  if (!s.device.empty() || s.peak_gpu_mib > 0)
+    std::cout << fmt::format("  device      {}{}\n", s.device.empty() ? "?" : s.device,
+                             s.peak_gpu_mib > 0 ? fmt::format(", peak GPU memory {:.2f} GiB (last step {:.2f} GiB)",
+                                                              s.peak_gpu_mib / 1024, s.last_peak_gpu_mib / 1024)
+                                                : "");
   if (s.started_at > 0) {
     double end = s.finished_at > 0 ? s.finished_at : s.updated_at;
     std::cout << fmt::format("  started     {} UTC ({} ago: {} of training)\n",

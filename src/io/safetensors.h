@@ -15,7 +15,7 @@
 namespace lathe {
 
 // Every dtype the format defines that Lathe reads. U16/U32/U64 parse and can be viewed, but
-// libtorch 1.13 has no unsigned tensors wider than 8 bits, so converting them is refused.
+// converting them to tensors is refused (no checkpoint uses them).
 enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL, F8_E4M3, F8_E5M2, U16, U32, U64 };
 
 const char* dtype_name(DType t);           // "F32", as spelled in the format

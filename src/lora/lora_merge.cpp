@@ -5,6 +5,7 @@
 #include "lora/lora_merge.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <memory>

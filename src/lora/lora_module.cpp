@@ -63,7 +63,7 @@ torch::Tensor project(const nn::AnyModule& module, const torch::Tensor& x, torch
   auto* conv = dynamic_cast<nn::Conv2dImpl*>(module.ptr().get());
   const auto& o = conv->options;
   return torch::conv2d(x, conv->weight.to(dtype), {}, o.stride(),
-                       c10::get<torch::ExpandingArray<2>>(o.padding()), o.dilation());
+                       std::get<torch::ExpandingArray<2>>(o.padding()), o.dilation());
 }
 
 }  // namespace

@@ -1,9 +1,8 @@
-// Sliced multi-head attention (see attention.h for why it slices). Uses bmm only: libtorch
-// 1.13's CPU baddbmm with beta=0 may read its uninitialised input buffer (random NaNs), so the
-// diffusers trick of baddbmm(empty, q, k^T, beta=0) is deliberately not used.
+// Fused attention through at::scaled_dot_product_attention, with a sliced bmm path for the
+// inputs no fused kernel takes (see attention.h).
 #include "models/attention.h"
 
-#include <torch/version.h>
+#include <ATen/SDPBackend.h>
 
 #include <algorithm>
 #include <cmath>
@@ -43,7 +42,24 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& kt, const torc
   return torch::bmm(torch::softmax(scores, -1), v);  // [BH, n, d]
 }
 
+// [B, N, h*d] -> [B, h, N, d]: the layout the fused kernels take (a view, no copy).
+torch::Tensor to_heads_4d(const torch::Tensor& x, std::int64_t heads) {
+  return x.reshape({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
+}
+
+// Which kernel the dispatcher would run for these inputs; "math" is the unfused reference
+// kernel that builds the whole score matrix, which the sliced path beats on memory.
+at::SDPBackend fused_backend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, bool causal) {
+  return static_cast<at::SDPBackend>(at::_fused_sdp_choice(q, k, v, {}, 0.0, causal));
+}
+
 }  // namespace
+
+bool fused_attention_available(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               std::int64_t heads, bool causal) {
+  const auto choice = fused_backend(to_heads_4d(q, heads), to_heads_4d(k, heads), to_heads_4d(v, heads), causal);
+  return choice != at::SDPBackend::math && choice != at::SDPBackend::error;
+}
 
 torch::Tensor multi_head_attention(const torch::Tensor& q, const torch::Tensor& k,
                                    const torch::Tensor& v, std::int64_t heads, bool causal,
@@ -55,13 +71,15 @@ torch::Tensor multi_head_attention(const torch::Tensor& q, const torch::Tensor& 
   const std::int64_t d = q.size(2) / heads;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
 
-  auto qh = split_heads(q, heads), kh = split_heads(k, heads), vh = split_heads(v, heads);
-#if TORCH_VERSION_MAJOR >= 2
   if (settings.use_fused) {
-    auto out = at::scaled_dot_product_attention(qh, kh, vh, {}, 0.0, causal);
-    return merge_heads(out, heads);
+    auto q4 = to_heads_4d(q, heads), k4 = to_heads_4d(k, heads), v4 = to_heads_4d(v, heads);
+    const auto choice = fused_backend(q4, k4, v4, causal);
+    if (choice != at::SDPBackend::math && choice != at::SDPBackend::error) {
+      auto out = at::scaled_dot_product_attention(q4, k4, v4, {}, 0.0, causal);  // [B, h, N, d]
+      return out.transpose(1, 2).reshape({q.size(0), q.size(1), q.size(2)});
+    }
   }
-#endif
+  auto qh = split_heads(q, heads), kh = split_heads(k, heads), vh = split_heads(v, heads);
   auto kt = kh.transpose(1, 2);  // [BH, d, M]
   const std::int64_t bh = qh.size(0), n = qh.size(1), m = kh.size(1);
   const std::int64_t row_bytes = bh * m * static_cast<std::int64_t>(q.element_size());

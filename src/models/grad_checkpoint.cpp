@@ -20,14 +20,14 @@ struct AutocastState {
   bool cpu = false, gpu = false;
   at::ScalarType cpu_dtype = at::kBFloat16, gpu_dtype = at::kHalf;
   static AutocastState current() {
-    return {at::autocast::is_cpu_enabled(), at::autocast::is_enabled(), at::autocast::get_autocast_cpu_dtype(),
-            at::autocast::get_autocast_gpu_dtype()};
+    return {at::autocast::is_autocast_enabled(at::kCPU), at::autocast::is_autocast_enabled(at::kCUDA),
+            at::autocast::get_autocast_dtype(at::kCPU), at::autocast::get_autocast_dtype(at::kCUDA)};
   }
   void apply() const {
-    at::autocast::set_cpu_enabled(cpu);
-    at::autocast::set_enabled(gpu);
-    at::autocast::set_autocast_cpu_dtype(cpu_dtype);
-    at::autocast::set_autocast_gpu_dtype(gpu_dtype);
+    at::autocast::set_autocast_enabled(at::kCPU, cpu);
+    at::autocast::set_autocast_enabled(at::kCUDA, gpu);
+    at::autocast::set_autocast_dtype(at::kCPU, cpu_dtype);
+    at::autocast::set_autocast_dtype(at::kCUDA, gpu_dtype);
   }
 };
 

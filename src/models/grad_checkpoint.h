@@ -1,6 +1,6 @@
 // Gradient checkpointing: run a function without keeping its activations, and recompute it in
 // the backward pass (PyTorch's reentrant torch.utils.checkpoint, written as an autograd Node
-// since libtorch 1.13 C++ has no checkpoint utility). Trades about one extra forward of the
+// since libtorch's C++ API has no checkpoint utility (torch.utils.checkpoint is Python)). Trades about one extra forward of the
 // wrapped blocks for not storing their intermediate tensors.
 #pragma once
 

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/error.h"
 
@@ -15,7 +16,7 @@ namespace {
 
 std::string shape_str(c10::IntArrayRef s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
 
-// F8 values through a 256-entry table: libtorch 1.13 has no float8 dtypes.
+// F8 values through a 256-entry table (exact, and independent of libtorch's float8 support).
 float f8_e4m3_value(std::uint8_t b) {  // e4m3fn: bias 7, no infinities, S.1111.111 is NaN
   const int sign = b >> 7, exp = (b >> 3) & 0xf, man = b & 0x7;
   if (exp == 15 && man == 7) return std::numeric_limits<float>::quiet_NaN();

@@ -18,8 +18,8 @@
 
 namespace lathe {
 
-// The torch dtype of a stored dtype; throws lathe::Error for dtypes libtorch 1.13 lacks
-// (U16/U32/U64). F8 types have no torch dtype here either but are decoded by the readers below.
+// The torch dtype of a stored dtype; throws lathe::Error for U16/U32/U64 (no checkpoint uses
+// them, and libtorch has few kernels for them). F8 types have no torch dtype here either but are decoded by the readers below.
 torch::Dtype torch_dtype_of(DType t);
 DType safetensors_dtype_of(torch::Dtype t);  // throws lathe::Error for unsupported dtypes
 

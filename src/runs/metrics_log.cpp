@@ -32,10 +32,13 @@ void MetricsLog::append_line(const std::string& line) const {
 }
 
 void MetricsLog::append(const StepMetric& m) const {
-  append_line(json{{"type", "step"}, {"step", m.step}, {"epoch", m.epoch}, {"loss", m.loss},
-                   {"loss_smoothed", m.loss_smoothed}, {"lr", m.lr}, {"it_per_s", m.it_per_s},
-                   {"time", m.time}}
-                  .dump());
+  json j{{"type", "step"}, {"step", m.step}, {"epoch", m.epoch}, {"loss", m.loss},
+         {"loss_smoothed", m.loss_smoothed}, {"lr", m.lr}, {"it_per_s", m.it_per_s},
+         {"time", m.time}};
+  if (m.peak_gpu_mib) j["peak_gpu_mib"] = *m.peak_gpu_mib;
+  if (m.loss_scale) j["loss_scale"] = *m.loss_scale;
+  if (m.skipped) j["skipped"] = true;
+  append_line(j.dump());
 }
 
 void MetricsLog::append(const EpochMetric& m) const {
@@ -55,9 +58,13 @@ namespace {
 void add_record(const json& j, RunMetrics& out) {
   const std::string type = j.value("type", "");
   if (type == "step") {
-    out.steps.push_back({j.value("step", std::int64_t{0}), j.value("epoch", 0),
-                         j.value("loss", 0.0), j.value("loss_smoothed", 0.0), j.value("lr", 0.0),
-                         j.value("it_per_s", 0.0), j.value("time", 0.0)});
+    StepMetric m{j.value("step", std::int64_t{0}), j.value("epoch", 0),
+                 j.value("loss", 0.0), j.value("loss_smoothed", 0.0), j.value("lr", 0.0),
+                 j.value("it_per_s", 0.0), j.value("time", 0.0)};
+    if (j.contains("peak_gpu_mib") && j["peak_gpu_mib"].is_number()) m.peak_gpu_mib = j["peak_gpu_mib"].get<double>();
+    if (j.contains("loss_scale") && j["loss_scale"].is_number()) m.loss_scale = j["loss_scale"].get<double>();
+    m.skipped = j.value("skipped", false);
+    out.steps.push_back(m);
   } else if (type == "epoch") {
     out.epochs.push_back({j.value("epoch", 0), j.value("step", std::int64_t{0}),
                           j.value("loss", 0.0), j.value("file", ""), j.value("time", 0.0)});

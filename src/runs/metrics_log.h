@@ -21,6 +21,9 @@ struct StepMetric {
   double lr = 0;
   double it_per_s = 0;
   double time = 0;  // unix seconds
+  std::optional<double> peak_gpu_mib;  // CUDA: peak allocated memory during the step
+  std::optional<double> loss_scale;    // fp16: the dynamic loss scale after the step
+  bool skipped = false;                // fp16: the step overflowed and made no update
 };
 
 struct EpochMetric {

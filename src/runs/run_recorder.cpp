@@ -79,6 +79,7 @@ void RunRecorder::on_progress(const TrainProgress& p) {
   switch (p.kind) {
     case TrainProgress::Kind::Started:
       track_totals(p);
+      status_.device = p.device;
       log_.line(fmt::format("training: {} steps, {} epochs of {} batches", p.total_steps,
                             p.total_epochs, p.batches_per_epoch));
       write_status();
@@ -116,12 +117,21 @@ void RunRecorder::on_step(const TrainProgress& p) {
   double sec = mean(seconds_, window);
   m.it_per_s = sec > 0 ? 1.0 / sec : 0.0;
   m.time = now;
+  if (p.peak_memory_bytes) m.peak_gpu_mib = static_cast<double>(*p.peak_memory_bytes) / (1 << 20);
+  m.loss_scale = p.loss_scale;
+  m.skipped = p.skipped;
   metrics_.append(m);
   scalar("loss/train", m.loss, m.step, now);
   scalar("loss/train_smoothed", m.loss_smoothed, m.step, now);
   scalar("lr/unet", m.lr, m.step, now);
   scalar("speed/it_per_s", m.it_per_s, m.step, now);
   status_.last_loss = p.loss;
+  if (m.peak_gpu_mib) {
+    status_.last_peak_gpu_mib = *m.peak_gpu_mib;
+    status_.peak_gpu_mib = std::max(status_.peak_gpu_mib, *m.peak_gpu_mib);
+    scalar("memory/peak_gpu_mib", *m.peak_gpu_mib, m.step, now);
+  }
+  if (m.loss_scale) scalar("loss_scale", *m.loss_scale, m.step, now);
   view_.loss = m.loss;
   view_.loss_smoothed = m.loss_smoothed;
   view_.it_per_s = m.it_per_s;

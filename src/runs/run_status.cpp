@@ -65,6 +65,9 @@ std::string run_status_to_json(const RunStatus& s) {
       {"last_error", s.last_error},
       {"last_checkpoint", s.last_checkpoint},
       {"base_model", s.base_model},
+      {"device", s.device},
+      {"peak_gpu_mib", s.peak_gpu_mib},
+      {"last_peak_gpu_mib", s.last_peak_gpu_mib},
   };
   return j.dump(2) + "\n";
 }
@@ -96,6 +99,9 @@ RunStatus run_status_from_json(const std::string& text, const std::string& sourc
     s.last_error = j.value("last_error", "");
     s.last_checkpoint = j.value("last_checkpoint", "");
     s.base_model = j.value("base_model", "");
+    s.device = j.value("device", "");
+    s.peak_gpu_mib = j.value("peak_gpu_mib", 0.0);
+    s.last_peak_gpu_mib = j.value("last_peak_gpu_mib", 0.0);
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("{}: a field has the wrong type ({})", source, e.what()));
   } catch (const Error& e) {

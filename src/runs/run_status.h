@@ -35,6 +35,9 @@ struct RunStatus {
   std::string last_error;
   std::string last_checkpoint;  // folder name under checkpoints/
   std::string base_model;       // what the run trains on (path or "tiny-random:<arch>")
+  std::string device;           // what it trains on: "cpu", "cuda:0"
+  double peak_gpu_mib = 0;      // highest per-step GPU memory peak so far (0: CPU or none yet)
+  double last_peak_gpu_mib = 0; // the last step's
 };
 
 std::string run_status_to_json(const RunStatus& s);

@@ -103,6 +103,9 @@ fs::path write_checkpoint(const fs::path& run_dir, const CheckpointContents& c, 
       {"epoch_loss_sum", c.position.epoch_loss_sum},
       {"epoch_loss_steps", c.position.epoch_loss_steps},
       {"profile_hash", c.profile_hash},
+      {"loss_scale", c.loss_scaler.scale},
+      {"loss_scale_growth_tracker", c.loss_scaler.growth_tracker},
+      {"skipped_steps", c.loss_scaler.skipped_steps},
   };
   write_file_atomic(tmp / "state.json", state.dump(2) + "\n");
   write_file_atomic(tmp / "DONE", fmt::format("{}\n", c.position.step));
@@ -132,6 +135,10 @@ CheckpointContents read_checkpoint(const fs::path& dir) {
     c.position.epoch_loss_sum = state.at("epoch_loss_sum").get<double>();
     c.position.epoch_loss_steps = state.at("epoch_loss_steps").get<std::int64_t>();
     c.profile_hash = state.at("profile_hash").get<std::string>();
+    // Checkpoints written before fp16 loss scaling existed have none: the defaults.
+    c.loss_scaler.scale = state.value("loss_scale", c.loss_scaler.scale);
+    c.loss_scaler.growth_tracker = state.value("loss_scale_growth_tracker", c.loss_scaler.growth_tracker);
+    c.loss_scaler.skipped_steps = state.value("skipped_steps", c.loss_scaler.skipped_steps);
     c.lora = read_tensors(dir / "lora.safetensors");
     c.optimizer = read_optimizer(dir / "optimizer.safetensors");
   } catch (const nlohmann::json::exception& e) {

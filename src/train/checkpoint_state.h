@@ -1,7 +1,8 @@
 // Resumable training state on disk: checkpoints/step-XXXXXXXX/ under the run directory, holding
 //   lora.safetensors       the LoRA network's kohya state in fp32 (exact weights)
 //   optimizer.safetensors  the optimizer's tensors; its type and scalars in the metadata
-//   state.json             position (step, epoch, batch), the profile hash, running epoch loss
+//   state.json             position (step, epoch, batch), the profile hash, running epoch loss,
+//                          the fp16 loss scale
 //   DONE                   written last: a folder without it is incomplete and never read
 // A checkpoint is written into step-XXXXXXXX.tmp/ and renamed when complete (llm.c's
 // DONE-marker-last idea), so a crash at any moment leaves the previous checkpoint intact.
@@ -14,6 +15,7 @@
 #include <map>
 #include <string>
 
+#include "train/loss_scaler.h"
 #include "train/optimizers.h"
 
 namespace lathe {
@@ -32,6 +34,7 @@ struct CheckpointContents {
   std::string profile_hash;
   std::map<std::string, torch::Tensor> lora;  // kohya names, fp32
   OptimizerState optimizer;
+  LossScalerState loss_scaler;  // fp16 dynamic loss scaling (defaults when the run has none)
 };
 
 // Writes `contents` as checkpoint_dir_name(step) under run_dir/checkpoints, then removes the

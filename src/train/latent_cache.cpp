@@ -118,10 +118,12 @@ torch::Tensor LatentStore::get(const std::filesystem::path& image,
     auto it = memory_.find(k);
     if (it != memory_.end()) {
       stats_.hits += 1;
-      return it->second.clone();  // callers may scale the latent in place
+      // Callers on the CPU may scale the latent in place; a device copy is theirs already.
+      return pinned_ ? it->second : it->second.clone();
     }
     torch::Tensor latent = encode_cpu();
-    memory_.emplace(k, latent.clone());
+    if (pinned_) latent = latent.pin_memory();
+    memory_.emplace(k, pinned_ ? latent : latent.clone());
     return latent;
   }
 

@@ -48,6 +48,11 @@ class LatentStore {
 
   const LatentCacheStats& stats() const { return stats_; }
 
+  // For training on a GPU: memory entries are kept in page-locked host memory and handed out
+  // without a copy, because the caller copies them to the device anyway (asynchronously, which
+  // needs a pinned source). Off (the default): a hit returns a copy the caller may change.
+  void set_pinned_for_device(bool pinned) { pinned_ = pinned; }
+
   // The key get() uses (32 hex digits; a disk entry is <folder>/<key[0..2]>/<key>.safetensors);
   // exposed for tests.
   std::string key(const std::filesystem::path& image, const BucketAssignment& assignment,
@@ -71,6 +76,7 @@ class LatentStore {
   std::unordered_map<std::string, torch::Tensor> memory_;
   std::unordered_map<std::string, std::string> file_hashes_;  // path, size, mtime -> hash
   LatentCacheStats stats_;
+  bool pinned_ = false;
 };
 
 }  // namespace lathe

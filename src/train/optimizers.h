@@ -6,7 +6,7 @@
 // hold, (2) checkpoints need a plain, documented map of tensors and scalars (saved with
 // safetensors, restored bit-exactly) instead of torch::serialize archives, and (3) a resume
 // must reject state that does not fit the parameters, with a message naming the key.
-// The update formulas are those of torch.optim.AdamW / SGD (torch 1.13 single-tensor path),
+// The update formulas are those of torch.optim.AdamW / SGD (torch.optim's single-tensor path, foreach=False),
 // lucidrains' lion-pytorch and konstmish/prodigy 1.1.2 (Prodigy.step), operation for operation.
 #pragma once
 

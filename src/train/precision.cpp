@@ -31,12 +31,6 @@ const char* weight_dtype_name(WeightDType dtype) {
 
 namespace {
 
-bool any_on_cpu(const torch::nn::Module& model) {
-  for (const auto& p : model.parameters())
-    if (p.device().is_cpu()) return true;
-  return false;
-}
-
 template <typename Tensors>
 void cast_all(Tensors&& tensors, torch::Dtype dtype) {
   for (auto& t : tensors) {
@@ -51,9 +45,9 @@ c10::optional<at::Tensor> as_fp32(const c10::optional<at::Tensor>& t) {
   return as_fp32(*t);
 }
 
-// libtorch 1.13's CPU autocast has no rule for group_norm, so a bf16 activation met fp32
-// GroupNorm weights and the kernel refused the mix ("expected scalar type BFloat16 but found
-// Float"). This is the rule later PyTorch versions ship: run group_norm in fp32 under autocast.
+// libtorch's CPU autocast (1.13 to 2.11) has no rule for group_norm: a low-precision activation
+// meets fp32 GroupNorm weights, which 1.13 refused and 2.x runs in the low dtype. CUDA autocast
+// runs it in fp32 (its AT_FORALL_FP32 list); this gives the CPU the same rule.
 at::Tensor autocast_cpu_group_norm(const at::Tensor& input, std::int64_t groups, const c10::optional<at::Tensor>& weight,
                                    const c10::optional<at::Tensor>& bias, double eps, bool cudnn_enabled) {
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
@@ -75,11 +69,6 @@ TORCH_LIBRARY_IMPL(aten, AutocastCPU, m) {
 }  // namespace
 
 void store_base_weights(torch::nn::Module& model, WeightDType dtype) {
-  if (dtype == WeightDType::FP16 && any_on_cpu(model))
-    throw Error(
-        "model.dtype = \"fp16\": libtorch has no fp16 kernels on the CPU (convolution, matmul, "
-        "normalisation all fail), so fp16 base weights cannot run here; use dtype = \"bf16\" (the "
-        "same memory, and bf16 kernels are fast on this CPU) or train on CUDA");
   torch::NoGradGuard no_grad;
   const auto target = torch_dtype_of(dtype);
   cast_all(model.parameters(), target);
@@ -95,29 +84,22 @@ std::int64_t floating_bytes(const torch::nn::Module& model) {
   return bytes;
 }
 
-void check_mixed_precision(MixedPrecision mode, const torch::Device& device) {
-  if (mode == MixedPrecision::FP16 && device.is_cpu())
-    throw Error(
-        "training.mixed_precision = \"fp16\": libtorch has no fp16 kernels on the CPU; use "
-        "\"bf16\" on the CPU (autocast to bfloat16) or \"no\"");
+std::optional<std::string> precision_note(MixedPrecision mode, WeightDType weights, const torch::Device& device) {
+  if (!device.is_cpu() || (mode != MixedPrecision::FP16 && weights != WeightDType::FP16)) return std::nullopt;
+  return std::string(
+      "fp16 on the CPU runs, but slowly: CPUs have no fp16 arithmetic, so every op converts; bf16 "
+      "(model.dtype / training.mixed_precision = \"bf16\") has the same memory and fast kernels on "
+      "AVX512-BF16 / AMX CPUs");
 }
 
 MixedPrecisionScope::MixedPrecisionScope(MixedPrecision mode, const torch::Device& device) {
   if (mode == MixedPrecision::No) return;
-  check_mixed_precision(mode, device);
   const auto dtype = mode == MixedPrecision::BF16 ? at::kBFloat16 : at::kHalf;
-  cuda_ = device.is_cuda();
-  if (cuda_) {
-    prev_enabled_ = at::autocast::is_enabled();
-    prev_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(dtype);
-  } else {
-    prev_enabled_ = at::autocast::is_cpu_enabled();
-    prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::set_autocast_cpu_dtype(dtype);
-  }
+  device_type_ = device.type();
+  prev_enabled_ = at::autocast::is_autocast_enabled(device_type_);
+  prev_dtype_ = at::autocast::get_autocast_dtype(device_type_);
+  at::autocast::set_autocast_enabled(device_type_, true);
+  at::autocast::set_autocast_dtype(device_type_, dtype);
   at::autocast::increment_nesting();
   active_ = true;
 }
@@ -126,13 +108,8 @@ MixedPrecisionScope::~MixedPrecisionScope() {
   if (!active_) return;
   // The cast-weight cache lives as long as the outermost scope (as torch.autocast does).
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  if (cuda_) {
-    at::autocast::set_enabled(prev_enabled_);
-    at::autocast::set_autocast_gpu_dtype(prev_dtype_);
-  } else {
-    at::autocast::set_cpu_enabled(prev_enabled_);
-    at::autocast::set_autocast_cpu_dtype(prev_dtype_);
-  }
+  at::autocast::set_autocast_enabled(device_type_, prev_enabled_);
+  at::autocast::set_autocast_dtype(device_type_, prev_dtype_);
 }
 
 }  // namespace lathe

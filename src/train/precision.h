@@ -17,6 +17,8 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "train/train_config.h"
 
@@ -29,14 +31,14 @@ const char* weight_dtype_name(WeightDType dtype);  // "fp32", "fp16", "bf16"
 // encoder, VAE) to `dtype` in place, one tensor at a time (peak: one extra tensor), keeping
 // requires_grad and the module objects, so attached LoRA adapters (module_adapter.h) and
 // references to the modules stay valid. A LoRANetwork is a separate module and is not touched:
-// pass the base network, never the LoRA network. Throws lathe::Error for fp16 on the CPU.
+// pass the base network, never the LoRA network.
 void store_base_weights(torch::nn::Module& model, WeightDType dtype);
 
 // Bytes held by the floating-point parameters and buffers of `model`.
 std::int64_t floating_bytes(const torch::nn::Module& model);
 
-// Throws lathe::Error when `mode` cannot run on `device` (fp16 autocast on the CPU).
-void check_mixed_precision(MixedPrecision mode, const torch::Device& device);
+// A line for the log when the choice runs but badly on `device` (fp16 on the CPU), else nullopt.
+std::optional<std::string> precision_note(MixedPrecision mode, WeightDType weights, const torch::Device& device);
 
 // Autocast for the forward pass while it lives (nothing for MixedPrecision::No); restores the
 // previous autocast state on destruction, so scopes nest. Run backward() outside the scope:
@@ -51,7 +53,7 @@ class MixedPrecisionScope {
 
  private:
   bool active_ = false;
-  bool cuda_ = false;
+  c10::DeviceType device_type_ = c10::DeviceType::CPU;
   bool prev_enabled_ = false;
   at::ScalarType prev_dtype_ = at::kBFloat16;
 };

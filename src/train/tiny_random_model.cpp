@@ -4,6 +4,7 @@
 // seconds. Weights come from kTinyRandomSeed, never from the run's seed, so every run sees the
 // same base. The outputs are meaningless pictures; the point is the training machinery.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "train/base_model.h"
 #include "train/word_hash_tokenizer.h"

@@ -122,6 +122,8 @@ struct TrainingConfig {
   bool gradient_checkpointing = false;
   MixedPrecision mixed_precision = MixedPrecision::No;
   std::string device = "auto";  // "auto" | "cpu" | "cuda" | "cuda:N"
+  bool allow_tf32 = true;        // TF32 matmuls / convolutions on Ampere and newer GPUs
+  bool deterministic = true;     // deterministic kernels where they exist, no cuDNN autotuning
 };
 
 // [validation]: a held-out split of the training images, or a concept folder of its own.

@@ -47,7 +47,7 @@ const std::map<std::string_view, Keys>& schema() {
       {"training",
        with_data_keys({"epochs", "max_steps", "batch_size", "resolution", "seed",
                        "gradient_accumulation_steps", "gradient_checkpointing",
-                       "mixed_precision", "device"})},
+                       "mixed_precision", "device", "allow_tf32", "deterministic"})},
       {"validation", {"split", "concept", "every_n_steps", "timesteps", "seed"}},
       {"saving",
        {"every_n_epochs", "every_n_steps", "keep_last", "precision", "name",

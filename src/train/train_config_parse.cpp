@@ -399,6 +399,8 @@ TrainingConfig read_training(const ProfileTable& t, const std::vector<int64_t>& 
       t.fail("device", fmt::format("\"{}\" is not \"auto\", \"cpu\", \"cuda\" or \"cuda:N\"", *d));
     tr.device = *d;
   }
+  tr.allow_tf32 = read_bool(t, "allow_tf32", tr.allow_tf32);
+  tr.deterministic = read_bool(t, "deterministic", tr.deterministic);
   return tr;
 }
 
@@ -561,7 +563,7 @@ void cross_check(const TrainConfig& c, const Sections& s, ProfileCheck& out) {
     warn("saving", "every_n_epochs", "and every_n_steps are 0: only the final LoRA is saved");
   bool cpu = c.training.device == "cpu";
   if (cpu && c.training.mixed_precision == MixedPrecision::FP16)
-    warn("training", "mixed_precision", "fp16 autocast is slow or unsupported on a CPU; use "
+    warn("training", "mixed_precision", "fp16 is slow on a CPU (no fp16 arithmetic); use "
                                         "\"bf16\" or \"no\"");
   if (c.optimizer.config.type == OptimizerType::Prodigy && c.optimizer.lr < 0.1)
     warn("optimizer", "lr",

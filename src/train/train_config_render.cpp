@@ -2,6 +2,7 @@
 // absolute paths, so the frozen runs/<id>/profile.toml re-parses to the same config wherever
 // it is read from. `lathe profile show` prints the same entries.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 
 #include "train/train_config.h"
@@ -194,6 +195,8 @@ void add_training(Entries& e, const TrainingConfig& t) {
   e.flag("gradient_checkpointing", t.gradient_checkpointing);
   e.str("mixed_precision", to_string(t.mixed_precision));
   e.str("device", t.device);
+  e.flag("allow_tf32", t.allow_tf32);
+  e.flag("deterministic", t.deterministic);
 }
 
 void add_validation(Entries& e, const ValidationConfig& v) {

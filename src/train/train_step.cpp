@@ -1,19 +1,14 @@
 // One micro-batch's loss (see the header). The draw order is kohya's: noise, then timesteps.
 #include "train/train_step.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include "common/seeded_rng.h"
+#include "train/compute_device.h"
 #include "train/losses.h"
 #include "train/noise.h"
 #include "train/precision.h"
 #include "train/train_config.h"
 
 namespace lathe {
-
-torch::Generator seeded_generator(std::uint64_t seed) {
-  return at::detail::createCPUGenerator(seed);
-}
 
 Conditioning caption_conditioning(BaseModel& model, TextEncoderCache& cache,
                                   const std::vector<std::string>& captions, int clip_skip,
@@ -36,7 +31,7 @@ torch::Tensor micro_batch_loss(BaseModel& model, TextEncoderCache& cache, const 
                                torch::Device device) {
   const std::uint64_t seed = config.training.seed;
   const auto s = static_cast<std::uint64_t>(step), m = static_cast<std::uint64_t>(micro);
-  torch::Generator generator = seeded_generator(mix_seed(seed, {s, m}));
+  torch::Generator generator = seeded_generator(mix_seed(seed, {s, m}), device);
   // LoRA dropout draws from the global generator: seed it per micro-batch as well.
   torch::manual_seed(mix_seed(seed, {s, m, 1}));
 

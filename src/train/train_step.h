@@ -1,6 +1,6 @@
-// The loss of one micro-batch: noise and timesteps drawn from a CPU generator seeded with
-// mix_seed(seed, {step, micro}) (so they do not depend on the device, and a resumed run needs
-// no generator state), LoRA dropout seeded the same way through torch's global generator, the
+// The loss of one micro-batch: noise and timesteps drawn from a generator on the training
+// device seeded with mix_seed(seed, {step, micro}) (compute_device.h; a resumed run needs no
+// generator state), LoRA dropout seeded the same way through torch's global generator, the
 // noisy latents through the UNet, and kohya's loss (MSE / Huber, min-SNR, per-sample weights).
 #pragma once
 
@@ -16,9 +16,6 @@
 namespace lathe {
 
 struct TrainConfig;
-
-// A CPU generator seeded with `seed` (noise and timesteps are drawn on the CPU and moved).
-torch::Generator seeded_generator(std::uint64_t seed);
 
 // The conditioning of `captions`: through `cache` when it is enabled (the text encoders are
 // frozen then), else encoded now, in grad mode when `train_text_encoder`.

@@ -16,8 +16,10 @@
 #include "lora/lora_network.h"
 #include "train/base_model.h"
 #include "train/checkpoint_state.h"
+#include "train/compute_device.h"
 #include "train/epoch_order.h"
 #include "train/gradients.h"
+#include "train/loss_scaler.h"
 #include "train/latent_cache.h"
 #include "train/lora_saving.h"
 #include "train/lr_schedule.h"
@@ -45,23 +47,15 @@ std::string checkpoint_dir_name(std::int64_t step) { return fmt::format("step-{:
 
 namespace {
 
+struct StepOutcome {
+  double loss = 0;       // mean micro-batch loss (0 when every micro-batch overflowed)
+  bool skipped = false;  // fp16 overflow: no update was made
+};
+
 // Without saving.every_n_steps, a checkpoint is also written once this many steps have passed
 // since the last one, so a killed run with long epochs loses little.
 constexpr std::int64_t kDefaultCheckpointSteps = 50;
 constexpr int kKeepCheckpoints = 2;
-
-torch::Device resolve_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  std::optional<torch::Device> device;
-  try {
-    device = torch::Device(name);
-  } catch (const c10::Error&) {
-    throw Error(fmt::format("training.device \"{}\" is not a device; use auto, cpu, cuda or cuda:N", name));
-  }
-  if (device->is_cuda() && !torch::cuda::is_available())
-    throw Error(fmt::format("training.device \"{}\": this build or machine has no CUDA; use cpu or auto", name));
-  return *device;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -87,6 +81,7 @@ struct Trainer::State {
   bool train_text_encoder = false;
   // The session.
   std::unique_ptr<Optimizer> optimizer;
+  LossScaler scaler{false};
   std::unique_ptr<LrSchedule> schedule;
   std::unique_ptr<NoiseSchedule> noise;
   LoRATrainingInfo info;
@@ -126,12 +121,13 @@ struct Trainer::State {
 
   // --- building ---
   void build() {
-    message(fmt::format("device: {}", device.str()));
+    configure_backends(device, {config.training.allow_tf32, config.training.deterministic});
+    message(device_line());
     set = build_training_set(config);
     for (const auto& w : set.warnings) message(w);
     model = load_base_model(config.model, device, config.training.gradient_checkpointing);
     for (const auto& note : model.notes) message(note);
-    check_mixed_precision(config.training.mixed_precision, device);
+    if (auto note = precision_note(config.training.mixed_precision, config.model.dtype, device)) message(*note);
     if (config.model.dtype != WeightDType::FP32) {
       store_base_weights(*model.unet, config.model.dtype);
       for (auto& te : model.text_encoders) store_base_weights(*te, config.model.dtype);
@@ -141,6 +137,7 @@ struct Trainer::State {
     }
     latents = std::make_unique<LatentStore>(config.data.cache_latents, config.output.dir / ".latent_cache",
                                             model.vae_identity);
+    latents->set_pinned_for_device(device.is_cuda());
 
     torch::manual_seed(config.training.seed);  // LoRA's kaiming init draws from the global generator
     network = LoRANetwork(model.unet, model.text_encoders, model.family, to_lora_options(config.network));
@@ -155,6 +152,11 @@ struct Trainer::State {
     if (groups.empty())
       throw Error("network: nothing to train; set network.train_unet or network.train_text_encoder");
     optimizer = make_optimizer(config.optimizer.config, std::move(groups));
+    // fp16 activations (fp16 autocast, or fp16 base weights) give fp16 gradients, which underflow
+    // without a loss scale; bf16 and fp32 have the range.
+    scaler = LossScaler(config.training.mixed_precision == MixedPrecision::FP16 ||
+                        config.model.dtype == WeightDType::FP16);
+    if (scaler.enabled()) message(fmt::format("fp16: dynamic loss scaling from {}", scaler.scale()));
     std::string cache_warning;
     text_cache = std::make_unique<TextEncoderCache>(text_encoder_cache_plan(config, &cache_warning) &&
                                                     !train_text_encoder);
@@ -198,13 +200,26 @@ struct Trainer::State {
                             pos.step + 1, std::isnan(loss) ? "nan" : "infinite", last));
   }
 
+  std::string device_line() const {
+    if (!device.is_cuda()) return fmt::format("device: {}", device.str());
+    const DeviceDescription d = describe_device(device);
+    return fmt::format("device: {} ({}, {:.1f} GiB, compute {}.{}{}{})", device.str(), d.name,
+                       static_cast<double>(d.total_memory) / (1 << 30), d.compute_major, d.compute_minor,
+                       d.tf32 && config.training.allow_tf32 ? ", TF32 on" : "",
+                       config.training.deterministic ? ", deterministic" : "");
+  }
+
   // Accumulates up to gradient_accumulation_steps micro-batches (fewer at an epoch's end, as
-  // accelerate does), then clips, schedules and steps. Returns the mean micro-batch loss.
-  double optimizer_step() {
+  // accelerate does), then unscales (fp16), clips, schedules and steps. Returns the mean
+  // micro-batch loss. An fp16 step whose loss or gradients overflowed is skipped (the scale
+  // backs off); the data position still moves on, as accelerate's GradScaler step does.
+  StepOutcome optimizer_step() {
     const auto& batches = epoch_order();
     const GradAccumulator accumulator(config.training.gradient_accumulation_steps);
+    StepOutcome out;
     double sum = 0;
-    std::int64_t micro = 0;
+    std::int64_t micro = 0, counted = 0;
+    bool finite = true;
     optimizer->zero_grad();
     for (; micro < accumulator.steps() && pos.batch < static_cast<std::int64_t>(batches.size()); ++micro) {
       TrainingBatch batch = prepare_batch(model, *latents, set.train, batches[pos.batch], config.data,
@@ -212,18 +227,69 @@ struct Trainer::State {
       torch::Tensor loss = micro_batch_loss(model, *text_cache, batch, config, *noise, pos.step, micro,
                                             train_text_encoder, device);
       const double value = loss.item<double>();
-      if (!std::isfinite(value)) loss_not_finite(value);
-      (loss * accumulator.loss_scale()).backward();
-      sum += value;
+      if (!std::isfinite(value)) {
+        if (!scaler.enabled()) loss_not_finite(value);
+        finite = false;  // an fp16 overflow: this step is skipped below
+      } else {
+        scaler.scale_loss(loss * accumulator.loss_scale()).backward();
+        sum += value;
+        ++counted;
+      }
       ++pos.batch;
+      if (callbacks.after_micro_batch) callbacks.after_micro_batch(optimizer->all_params());
     }
-    clip_grad_norm(optimizer->all_params(), config.optimizer.max_grad_norm);
-    apply_lr_schedule(*optimizer, *schedule, optimizer->steps_taken());
-    optimizer->step();
+    finite = scaler.unscale_and_check(optimizer->all_params()) && finite;
+    if (finite) {
+      clip_grad_norm(optimizer->all_params(), config.optimizer.max_grad_norm);
+      apply_lr_schedule(*optimizer, *schedule, optimizer->steps_taken());
+      optimizer->step();
+    } else {
+      out.skipped = true;
+      check_scale_not_collapsed();
+    }
+    scaler.update(finite);
     optimizer->zero_grad();
     ++pos.step;
-    return sum / static_cast<double>(micro);
+    out.loss = counted > 0 ? sum / static_cast<double>(counted) : 0.0;
+    return out;
   }
+
+  void check_scale_not_collapsed() const {
+    if (scaler.scale() * LossScaler::kBackoffFactor >= LossScaler::kMinScale) return;
+    throw Error(fmt::format("step {}: fp16 gradients overflow at every loss scale down to {}; train with "
+                            "training.mixed_precision = \"bf16\" (RTX 30xx and newer) or \"no\", or "
+                            "lower optimizer.lr",
+                            pos.step + 1, scaler.scale()));
+  }
+
+  // An out-of-memory error inside a step: the step is dropped (its gradients freed, the data
+  // position put back), a checkpoint of the last complete step is written so nothing is lost,
+  // and the message says what to lower.
+  [[noreturn]] void out_of_memory(const TrainPosition& before, const std::string& what) {
+    optimizer->zero_grad();
+    pos = before;
+    release_cached_memory(device);
+    std::string saved;
+    try {
+      if (!checkpoint_is_current()) checkpoint();
+      saved = fmt::format("checkpoint {} holds step {}; resume with `lathe train --resume RUN` after the change",
+                          last_checkpoint->string(), pos.step);
+    } catch (const std::exception& e) {
+      saved = last_checkpoint ? fmt::format("writing a checkpoint failed too ({}); {} is the last one",
+                                            e.what(), last_checkpoint->string())
+                              : fmt::format("writing a checkpoint failed too ({})", e.what());
+    }
+    throw Error(fmt::format(
+        "step {}: out of memory on {} ({}). Lower one of: training.batch_size ({}), training.resolution "
+        "({}x{}), or turn on training.gradient_checkpointing{}{}{}; {}",
+        pos.step + 1, device.str(), first_line(what), config.training.batch_size, config.training.width,
+        config.training.height, config.training.gradient_checkpointing ? " (on already)" : "",
+        train_text_encoder ? ", set network.train_text_encoder = false" : "",
+        config.training.mixed_precision == MixedPrecision::No ? ", use training.mixed_precision = \"bf16\"" : "",
+        saved));
+  }
+
+  static std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
   // --- validation and saving ---
   void validate() {
@@ -258,6 +324,7 @@ struct Trainer::State {
     c.profile_hash = hash;
     for (auto& [key, tensor] : network->kohya_state(torch::kFloat32)) c.lora[key] = tensor;
     c.optimizer = optimizer->state_dict();
+    c.loss_scaler = scaler.state();
     const fs::path dir = write_checkpoint(run_dir, c, kKeepCheckpoints);
     last_checkpoint = fs::path("checkpoints") / dir.filename();
     last_checkpoint_step = pos.step;
@@ -318,6 +385,7 @@ void Trainer::resume_from(const fs::path& checkpoint_dir) {
                             c.position.step, s.total_steps));
   s.network->load_state(c.lora, (checkpoint_dir / "lora.safetensors").string());
   s.optimizer->load_state_dict(c.optimizer);
+  s.scaler.restore(c.loss_scaler);
   s.pos = c.position;
   s.last_checkpoint = fs::path("checkpoints") / checkpoint_dir.filename();
   s.last_checkpoint_step = s.pos.step;
@@ -327,18 +395,32 @@ void Trainer::resume_from(const fs::path& checkpoint_dir) {
 
 TrainResult Trainer::run() {
   State& s = *state_;
-  s.emit(s.snapshot(TrainProgress::Kind::Started));
+  TrainProgress started = s.snapshot(TrainProgress::Kind::Started);
+  started.device = s.device.str();
+  s.emit(started);
   if (s.pos.step == 0 && s.config.validation.enabled()) s.validate();  // the base model's loss
 
   TrainResult result;
   while (s.pos.step < s.total_steps) {
     const auto t0 = std::chrono::steady_clock::now();
-    const double loss = s.optimizer_step();
-    s.pos.epoch_loss_sum += loss;
-    s.pos.epoch_loss_steps += 1;
+    reset_peak_memory(s.device);
+    const TrainPosition before = s.pos;
+    StepOutcome outcome;
+    try {
+      outcome = s.optimizer_step();
+    } catch (const c10::OutOfMemoryError& e) {
+      s.out_of_memory(before, e.what_without_backtrace());
+    }
+    if (!outcome.skipped) {
+      s.pos.epoch_loss_sum += outcome.loss;
+      s.pos.epoch_loss_steps += 1;
+    }
     TrainProgress step = s.snapshot(TrainProgress::Kind::Step);
-    step.loss = loss;
+    step.loss = outcome.loss;
+    step.skipped = outcome.skipped;
     step.seconds = seconds_since(t0);
+    step.peak_memory_bytes = peak_memory_bytes(s.device);
+    if (s.scaler.enabled()) step.loss_scale = s.scaler.scale();
     s.emit(step);
 
     if (s.pos.batch >= static_cast<std::int64_t>(s.epoch_order().size())) {

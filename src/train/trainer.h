@@ -10,6 +10,8 @@
 // never interrupted (same machine, same device).
 #pragma once
 
+#include <torch/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -43,6 +45,10 @@ struct TrainProgress {
   double loss = 0;                  // this step's training loss (mean over its micro-batches)
   double lr = 0;                    // UNet learning rate after the step
   double seconds = 0;               // wall seconds of this step
+  bool skipped = false;             // fp16 overflow: the step made no update (loss_scale backed off)
+  std::optional<double> loss_scale;  // fp16 dynamic loss scale after the step
+  std::optional<std::int64_t> peak_memory_bytes;  // GPU memory peak of the step (CUDA only)
+  std::string device;               // the training device ("cpu", "cuda:0"); set on Started
   std::optional<double> epoch_loss;
   std::optional<double> validation_loss;
   std::map<std::string, double> validation_per_concept;
@@ -59,6 +65,10 @@ struct TrainCallbacks {
   // trainer writes a checkpoint and an epoch-style LoRA file, then run() returns with
   // stopped = true. SaveNow: it writes both and goes on.
   std::function<TrainRequest()> between_steps;
+  // Called after each micro-batch's backward, inside the step, with the trainable tensors (their
+  // gradients hold that micro-batch's contribution); for tests that inject faults (an overflowed
+  // gradient, an out-of-memory error mid-step).
+  std::function<void(const std::vector<torch::Tensor>& trainable)> after_micro_batch;
 };
 
 struct TrainResult {

@@ -2,6 +2,7 @@
 #include "train/training_batch.h"
 
 #include "train/caption_processing.h"
+#include "train/compute_device.h"
 #include "train/train_config.h"
 #include "train/training_image.h"
 
@@ -15,7 +16,7 @@ torch::Tensor example_latent(BaseModel& model, LatentStore& store, const Trainin
     torch::Tensor image = pixels.unsqueeze(0).to(device);
     return model.vae->encode_scaled(image).squeeze(0).to(torch::kCPU, torch::kFloat32);
   };
-  return store.get(example.image_path, example.assignment, view, encode).to(device);
+  return to_device_async(store.get(example.image_path, example.assignment, view, encode), device);
 }
 
 SizeConditioning size_conditioning(const TrainingExample& example, const ImageView& view) {
@@ -51,7 +52,7 @@ TrainingBatch prepare_batch(BaseModel& model, LatentStore& store,
     b.concepts.push_back(example.concept_index);
   }
   b.latents = torch::stack(latents);
-  b.loss_weights = torch::tensor(weights).to(device);
+  b.loss_weights = to_device_async(torch::tensor(weights), device);
   return b;
 }
 

@@ -2,6 +2,7 @@
 // checkpoint's VAE. Such files come with LDM names (sometimes under `first_stage_model.`) or
 // diffusers names; both are mapped to the canonical LDM names through the VAE key table.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <set>

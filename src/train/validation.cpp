@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/seeded_rng.h"
+#include "train/compute_device.h"
 #include "train/losses.h"
 #include "train/caption_processing.h"
 #include "train/noise.h"
@@ -30,7 +31,7 @@ double example_loss(BaseModel& model, LatentStore& store, TextEncoderCache& cach
 
   torch::Tensor latent = example_latent(model, store, example, view, device);  // [4, h, w]
   torch::Tensor latents = latent.unsqueeze(0).expand({n, -1, -1, -1}).contiguous();
-  torch::Generator generator = seeded_generator(mix_seed(config.validation.seed, {index}));
+  torch::Generator generator = seeded_generator(mix_seed(config.validation.seed, {index}), device);
   torch::Tensor noise = randn_from(latents.sizes(), generator, latents);
   torch::Tensor timesteps = torch::tensor(ts, torch::kLong).to(device);
 

@@ -87,6 +87,48 @@ TEST(RunsCommands, DeadProcessIsInterruptedWithAResumeHint) {
   EXPECT_EQ(j[0]["recorded_state"], "running");
 }
 
+TEST(RunsCommands, ShowSaysTheDeviceAndPeakGpuMemory) {
+  TempDir dir;
+  RunPaths run = synthetic_run(dir / "runs", "ongpu", 4, {0.3});
+  RunStatus s = read_run_status(run.status());
+  s.device = "cuda:0";
+  s.peak_gpu_mib = 9216;
+  s.last_peak_gpu_mib = 8704;
+  write_run_status(run.status(), s);
+  CommandResult show = run_lathe("runs show ongpu --runs-dir " + q(dir / "runs"));
+  EXPECT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_NE(show.output.find("device      cuda:0, peak GPU memory 9.00 GiB (last step 8.50 GiB)"), std::string::npos)
+      << show.output;
+  auto j = nlohmann::json::parse(run_lathe("runs show ongpu --json --runs-dir " + q(dir / "runs")).output);
+  EXPECT_EQ(j["peak_gpu_mib"].get<double>(), 9216);
+  EXPECT_EQ(j["device"], "cuda:0");
+  // A CPU run has no memory line.
+  synthetic_run(dir / "runs", "oncpu", 4, {0.3});
+  EXPECT_EQ(run_lathe("runs show oncpu --runs-dir " + q(dir / "runs")).output.find("peak GPU"), std::string::npos);
+}
+
+TEST(DoctorCommand, SaysWhatThisMachineCanTrainOn) {
+  TempDir dir;
+  CommandResult text = run_lathe("doctor --runs-dir " + q(dir / "runs"));
+  EXPECT_NE(text.output.find("libtorch 2."), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("CUDA        compiled in"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("disk "), std::string::npos) << text.output;
+  CommandResult json = run_lathe("doctor --json --runs-dir " + q(dir / "runs"));
+  auto j = nlohmann::json::parse(json.output);
+  EXPECT_TRUE(j["cuda_compiled_in"].get<bool>());
+  EXPECT_GT(j["cpu"]["threads"].get<int>(), 0);
+  EXPECT_GT(j["runs_dir_free_gib"].get<double>(), 0);
+  if (j["gpus"].empty()) {
+    // No GPU here: a warning with the next step, not a failure.
+    EXPECT_NE(text.output.find("no CUDA GPU is visible"), std::string::npos) << text.output;
+    EXPECT_NE(text.output.find("next: training runs on the CPU"), std::string::npos) << text.output;
+  } else {
+    EXPECT_NE(text.output.find("cuda:0"), std::string::npos) << text.output;
+  }
+  const bool problem = json.output.find("\"problem\"") != std::string::npos;
+  EXPECT_EQ(json.exit_code, problem ? 1 : 0) << json.output;
+}
+
 TEST(RunsCommands, BestRanksEpochsAndSaysWhatToTry) {
   TempDir dir;
   RunPaths run = synthetic_run(dir / "runs", "over", 4, {0.30, 0.21, 0.24, 0.27, 0.31});

@@ -1,6 +1,6 @@
 // Tiny-configuration tests of every network (same code paths as SD 1.5 / SD 2.x / SDXL at small
 // widths): output shapes, checkpoint key names, determinism, gradient flow, gradient
-// checkpointing, sliced vs whole attention, config detection. They run in seconds; numerical
+// checkpointing, config detection (attention has attention_test.cpp). They run in seconds; numerical
 // parity with the reference is parity_test.cpp.
 #include "common/error.h"
 #include "models/attention.h"
@@ -144,46 +144,6 @@ INSTANTIATE_TEST_SUITE_P(Families, TinyUNet, testing::Values(0, 1, 2),
                          [](const testing::TestParamInfo<int>& i) {
                            return std::string(i.param == 0 ? "SD15" : i.param == 1 ? "SD2" : "SDXL");
                          });
-
-// The straightforward attention the sliced one must equal.
-torch::Tensor naive_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int heads,
-                              bool causal) {
-  const auto b = q.size(0), n = q.size(1), m = k.size(1), d = q.size(2) / heads;
-  auto qh = q.reshape({b, n, heads, d}).transpose(1, 2);
-  auto kh = k.reshape({b, m, heads, d}).transpose(1, 2);
-  auto vh = v.reshape({b, m, heads, d}).transpose(1, 2);
-  auto s = torch::matmul(qh, kh.transpose(-1, -2)) / std::sqrt(static_cast<double>(d));
-  if (causal) s = s.masked_fill(torch::ones({n, m}, torch::kBool).triu(1), -INFINITY);
-  return torch::matmul(torch::softmax(s, -1), vh).transpose(1, 2).reshape({b, n, heads * d});
-}
-
-TEST(Attention, SlicedEqualsWholeAndNaive) {
-  torch::manual_seed(4);
-  for (bool causal : {false, true}) {
-    auto q = torch::randn({2, 37, 16}), k = torch::randn({2, 37, 16}), v = torch::randn({2, 37, 16});
-    auto whole = multi_head_attention(q, k, v, 4, causal, 0);
-    // 1 KiB slices: a handful of query rows per slice, with a ragged last slice.
-    auto sliced = multi_head_attention(q, k, v, 4, causal, 1024);
-    EXPECT_TRUE(torch::allclose(whole, sliced, 1e-6, 1e-6)) << "causal " << causal;
-    EXPECT_TRUE(torch::allclose(whole, naive_attention(q, k, v, 4, causal), 1e-5, 1e-6)) << "causal " << causal;
-  }
-  // Cross-attention: keys from a shorter context.
-  auto q = torch::randn({1, 50, 8}), k = torch::randn({1, 7, 8}), v = torch::randn({1, 7, 8});
-  EXPECT_TRUE(torch::allclose(multi_head_attention(q, k, v, 2, false, 256), naive_attention(q, k, v, 2, false), 1e-5, 1e-6));
-}
-
-TEST(Attention, SlicedGradientsEqualWhole) {
-  torch::manual_seed(5);
-  auto grads = [](std::int64_t slice) {
-    torch::manual_seed(6);
-    auto q = torch::randn({1, 33, 8}, torch::requires_grad()), k = torch::randn({1, 33, 8}, torch::requires_grad());
-    auto v = torch::randn({1, 33, 8}, torch::requires_grad());
-    multi_head_attention(q, k, v, 2, false, slice).pow(2).sum().backward();
-    return std::vector<torch::Tensor>{q.grad(), k.grad(), v.grad()};
-  };
-  auto a = grads(0), b = grads(512);
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-6)) << i;
-}
 
 TEST(Blocks, TimestepFeaturesCosineFirst) {
   auto f = timestep_features(torch::tensor(std::vector<std::int64_t>{0, 10}), 8);

@@ -31,6 +31,32 @@ TEST(MetricsLog, RoundTripSkipsTornLineAndTruncates) {
   EXPECT_EQ(m.validations.size(), 1u);
 }
 
+TEST(MetricsLog, GpuMemoryAndLossScaleRoundTripAndStayOutOfCpuRecords) {
+  TempDir dir;
+  MetricsLog log(dir / "metrics.jsonl");
+  StepMetric gpu{1, 1, 0.5, 0.5, 1e-4, 2.0, 10};
+  gpu.peak_gpu_mib = 8191.5;
+  gpu.loss_scale = 32768;
+  gpu.skipped = true;
+  log.append(gpu);
+  log.append(StepMetric{2, 1, 0.4, 0.45, 1e-4, 2.0, 11});
+  std::ifstream in(dir / "metrics.jsonl");
+  std::string first, second;
+  std::getline(in, first);
+  std::getline(in, second);
+  EXPECT_NE(first.find("\"peak_gpu_mib\":8191.5"), std::string::npos) << first;
+  EXPECT_NE(first.find("\"skipped\":true"), std::string::npos) << first;
+  EXPECT_EQ(second.find("peak_gpu_mib"), std::string::npos) << second;
+  EXPECT_EQ(second.find("loss_scale"), std::string::npos) << second;
+  RunMetrics m = read_metrics(dir / "metrics.jsonl");
+  ASSERT_EQ(m.steps.size(), 2u);
+  EXPECT_EQ(*m.steps[0].peak_gpu_mib, 8191.5);
+  EXPECT_EQ(*m.steps[0].loss_scale, 32768);
+  EXPECT_TRUE(m.steps[0].skipped);
+  EXPECT_FALSE(m.steps[1].peak_gpu_mib);
+  EXPECT_FALSE(m.steps[1].skipped);
+}
+
 namespace {
 RunMetrics curve(const std::vector<double>& per_epoch_loss, int steps_per_epoch) {
   RunMetrics m;
