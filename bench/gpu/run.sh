@@ -79,7 +79,7 @@ run_case() {  # implementation model resolution batch [--gradient-checkpointing]
     return 1
   fi
   echo "{\"impl\": \"$impl\", \"result\": $line}" >>"$results"
-  echo "run.sh: $impl $model ${res}px b$batch $*: $(echo "$line" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print(f"{r["s_per_step"]:.4f} s/step, peak GPU {r["peak_gpu_mib"]} MiB")')" >&2
+  echo "run.sh: $impl $model ${res}px b$batch $*: $(echo "$line" | "$py" -c 'import json, sys; r = json.load(sys.stdin); print("%.4f s/step, peak GPU %s MiB" % (r["s_per_step"], r["peak_gpu_mib"]))')" >&2
 }
 
 status=0

@@ -51,7 +51,7 @@ trap 'rm -f "$constraints"' EXIT
 [[ -n "$torch_version" ]] && echo "torch==$torch_version" >"$constraints"
 
 echo "setup.sh: installing $(grep -v '^#' "$req" | xargs) into $root/.venv" >&2
-if ! "$py" -m pip install --disable-pip-version-check --no-input --retries 1 --timeout 20 \
+if ! "$py" -m pip install -q --disable-pip-version-check --no-input --retries 1 --timeout 20 \
     -c "$constraints" -r "$req" >&2; then
   echo "setup.sh: ERROR: could not install the reference packages (is PyPI reachable? an offline" >&2
   echo "  machine needs them installed beforehand: run bench/reference/setup.sh where there is network)" >&2
