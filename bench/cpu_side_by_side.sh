@@ -17,7 +17,7 @@ results="$out/cpu_side_by_side.jsonl"
 : >"$results"
 for dt in "${dtypes[@]}"; do
   echo "lathe $dt ..." >&2
-  "$root/build/train_step_bench" --benchmark_filter="Gemm/$dt|SD15/$dt\$" --benchmark_format=json \
+  "$root/build/train_step_bench" --benchmark_filter="Gemm/$dt/|SD15/$dt/" --benchmark_format=json \
     >"$out/lathe_$dt.json" 2>"$out/lathe_$dt.log"
   echo "reference $dt ..." >&2
   "$py" "$root/bench/reference/diffusers_lora_step.py" --model sd15 --dtype "$dt" --device cpu \
