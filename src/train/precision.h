@@ -2,16 +2,16 @@
 // while the LoRA network and the optimizer state stay fp32, and mixed precision
 // ([training] mixed_precision) as an RAII scope around the forward pass.
 //
-// How the compute goes, measured on the 2-core AVX512-BF16 EPYC with libtorch 1.13.1 (Debian,
-// CPU, oneDNN): bf16 GEMM / conv run 1.3-1.9x faster than fp32, and every op the UNet uses has
-// a bf16 CPU kernel, so bf16 base weights compute in bf16 (the networks cast their fp32 inputs
-// to the weights' dtype and return fp32, see UNet::forward). libtorch 1.13 has no fp16 CPU
-// kernels at all (conv, matmul, norms, softmax: "not implemented for 'Half'"), so fp16 base
-// weights and fp16 autocast are refused on the CPU with a message that names bf16 instead.
-// Mixed precision with fp32 weights uses libtorch's autocast (CPU: bf16; CUDA: fp16 or bf16):
-// matmuls and convolutions run in the low dtype, normalisations stay fp32 (precision.cpp adds
-// the CPU autocast rules for group_norm / layer_norm that libtorch 1.13 lacks). The CLIP text
-// encoder takes token ids and returns its states in the weights' dtype; the UNet accepts them.
+// How the compute goes (libtorch 2.11, measured on the 2-core AVX512-BF16 EPYC, bench/README.md):
+// bf16 matmuls peak at about twice fp32's and every op the UNet uses has a bf16 CPU kernel, so
+// bf16 base weights compute in bf16 (the networks cast their fp32 inputs to the weights' dtype
+// and return fp32, see UNet::forward). fp16 runs on the CPU too but slowly (no fp16
+// arithmetic), so precision_note() says so; on CUDA fp16 is the choice for cards without bf16,
+// with dynamic loss scaling (loss_scaler.h). Mixed precision with fp32 weights uses libtorch's
+// autocast on the training device: matmuls and convolutions run in the low dtype,
+// normalisations stay fp32 (precision.cpp adds the CPU autocast rules for group_norm /
+// layer_norm that CUDA autocast has and CPU autocast lacks). The CLIP text encoder takes token
+// ids and returns its states in the weights' dtype; the UNet accepts them.
 #pragma once
 
 #include <torch/torch.h>
