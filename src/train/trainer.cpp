@@ -272,7 +272,8 @@ struct Trainer::State {
     std::string saved;
     try {
       if (!checkpoint_is_current()) checkpoint();
-      saved = fmt::format("checkpoint {} holds step {}; resume with `lathe train --resume RUN` after the change",
+      saved = fmt::format("checkpoint {} holds step {}: `lathe train --resume RUN` continues it once the GPU "
+                          "has that memory free; a changed profile starts a new run",
                           last_checkpoint->string(), pos.step);
     } catch (const std::exception& e) {
       saved = last_checkpoint ? fmt::format("writing a checkpoint failed too ({}); {} is the last one",
