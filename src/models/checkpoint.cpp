@@ -71,13 +71,23 @@ bool is_pickle_extension(const fs::path& p) {
   return ext == ".ckpt" || ext == ".pt" || ext == ".pth" || ext == ".bin" || ext == ".pkl";
 }
 
-// A file named .safetensors that is really a torch zip or a raw pickle.
+// A file named .safetensors that is really a torch zip or a raw pickle. A safetensors file is
+// told by what it must be (an 8-byte little-endian header length that fits the file, then `{`),
+// not by its first byte: writers pad the header, so one length in 256 starts with 0x80, a
+// pickle's protocol byte.
 void refuse_disguised_pickle(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, 4);
-  if (in.gcount() == 4 && ((magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) ||
-                           static_cast<unsigned char>(magic[0]) == 0x80))
+  unsigned char head[9] = {};
+  in.read(reinterpret_cast<char*>(head), 9);
+  const auto got = in.gcount();
+  if (got == 9 && head[8] == '{') {
+    std::uint64_t length = 0;
+    for (int i = 7; i >= 0; --i) length = (length << 8) | head[i];
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (!ec && length <= size - 8) return;  // a safetensors header: the parser checks the rest
+  }
+  if (got >= 4 && ((head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) || head[0] == 0x80))
     refuse_pickle(path);
 }
 

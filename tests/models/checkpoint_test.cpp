@@ -218,6 +218,24 @@ TEST_F(CheckpointTest, PicklesAreRefusedWithHowToConvert) {
   EXPECT_NE(error_of([&] { open_checkpoint(dir / "old"); }).find("pickle"), std::string::npos);
 }
 
+// Every first byte of the header length, 0x80 (a pickle's first byte) included: a safetensors
+// file is never taken for a pickle, and a raw pickle still is.
+TEST_F(CheckpointTest, SafetensorsWithAnyFirstLengthByteIsNotAPickle) {
+  for (int b = 0; b < 256; ++b) {
+    const std::uint64_t length = 256 + static_cast<std::uint64_t>(b);
+    std::string header = "{\"__metadata__\":{\"x\":\"y\"}}";
+    header.resize(length, ' ');
+    std::string bytes;
+    for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
+    const fs::path file = dir / fmt::format("len{}.safetensors", length);
+    test::write_text(file, bytes + header);
+    const std::string msg = error_of([&] { open_checkpoint(file); });
+    EXPECT_EQ(msg.find("pickle"), std::string::npos) << "first byte " << b << ": " << msg;
+  }
+  test::write_text(dir / "raw.safetensors", std::string("\x80\x02}q\x00(X\x05\x00\x00\x00model", 18));
+  EXPECT_NE(error_of([&] { open_checkpoint(dir / "raw.safetensors"); }).find("pickle"), std::string::npos);
+}
+
 TEST_F(CheckpointTest, OtherModelKindsAndStrayKeysAreNamed) {
   write_tensors(dir / "lora.safetensors", {{"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight", torch::ones({2, 2})}});
   EXPECT_NE(error_of([&] { open_checkpoint(dir / "lora.safetensors"); }).find("LoRA"), std::string::npos);
