@@ -22,4 +22,8 @@ namespace lathe {
 // output is for reading, not for parsing back.
 std::string terminal_safe(std::string_view text);
 
+// The same for multi-line text printed as lines (a run's log.txt): every '\n' is kept as a
+// line break, everything else is escaped as above.
+std::string terminal_safe_lines(std::string_view text);
+
 }  // namespace lathe

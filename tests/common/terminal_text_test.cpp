@@ -58,6 +58,13 @@ TEST(TerminalSafe, EscapesInvalidUtf8ByteByByte) {
   EXPECT_EQ(terminal_safe("\x9B" "2J"), "\\x9b2J");                // bare 8-bit CSI byte
 }
 
+TEST(TerminalSafe, LinesKeepTheirBreaksOnly) {
+  EXPECT_EQ(terminal_safe_lines("step 1\nbad \x1b[2Jfile.png\r\n\n"),
+            "step 1\nbad \\e[2Jfile.png\\r\n\n");
+  EXPECT_EQ(terminal_safe_lines("no break"), "no break");
+  EXPECT_EQ(terminal_safe_lines(""), "");
+}
+
 TEST(TerminalSafe, NoControlByteSurvivesAnyInput) {
   // Every byte value, alone and after a lead byte: nothing a terminal acts on comes out raw.
   for (int a = 0; a < 256; ++a) {
