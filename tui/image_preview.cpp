@@ -5,6 +5,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "dataset/decode_limit.h"
+#include "dataset/image_header.h"
 #include "tui/canvas.h"
 
 namespace lathe::tui {
@@ -17,6 +19,12 @@ std::uint32_t pixel(const cv::Mat& m, int y, int x) {
 }
 
 }  // namespace
+
+std::string preview_problem(const std::filesystem::path& path) {
+  const ImageInfo header = read_image_header(path);
+  if (!header.ok) return header.problem;
+  return decode_size_problem(header);
+}
 
 char ramp_char(std::uint32_t rgb) {
   static const char kRamp[] = " .:-=+*#%@";
@@ -80,11 +88,14 @@ void ImagePreview::draw(Canvas& c, const Rect& box, const std::filesystem::path&
     half_ = half;
     error_.clear();
     cells_ = PreviewCells{};
-    cv::Mat img = cv::imread(path.string(), cv::IMREAD_COLOR);
-    if (img.empty())
-      error_ = "cannot read this image";
-    else
-      cells_ = render_preview(img, box.w, box.h, half);
+    error_ = preview_problem(path);
+    if (error_.empty()) {
+      cv::Mat img = cv::imread(path.string(), cv::IMREAD_COLOR);
+      if (img.empty())
+        error_ = "cannot read this image";
+      else
+        cells_ = render_preview(img, box.w, box.h, half);
+    }
   }
   if (!error_.empty()) {
     c.text(box.y, box.x, error_, Role::Warn, box.w);

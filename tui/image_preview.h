@@ -3,8 +3,9 @@
 // each cell shows two pixels as an upper half block (foreground = top pixel, background =
 // bottom pixel), in truecolor on a direct-colour terminal; with 8 colours, or without UTF-8
 // but with colour, each cell is one pixel of background colour; without colour, one
-// character of a brightness ramp. render_preview is pure (tests); ImagePreview caches the
-// last image so a redraw does not decode again.
+// character of a brightness ramp. The header is read first: an image cut short or over the
+// decode limit shows why instead of being decoded. render_preview is pure (tests);
+// ImagePreview caches the last image so a redraw does not decode again.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,11 @@ struct PreviewCells {
 
 // Fits `bgr` (8-bit, 3 channels) into cols x rows cells, centred.
 PreviewCells render_preview(const cv::Mat& bgr, int cols, int rows, bool half_blocks);
+
+// Why `path` is not previewed, from its header alone (unreadable, cut short, or over the decode
+// size limit that training and the audit use: a small PNG can claim 30000x30000 pixels);
+// empty when it may be decoded.
+std::string preview_problem(const std::filesystem::path& path);
 
 // A brightness ramp character for the monochrome preview.
 char ramp_char(std::uint32_t rgb);

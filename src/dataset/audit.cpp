@@ -27,6 +27,7 @@ std::vector<ConceptSummary> summarize(const AuditContext& ctx) {
     }
     s.orphan_captions += c.orphan_captions.size();
     s.activation = ctx.activation[ci];
+    s.caption_styles = ctx.caption_styles[ci];
     out.push_back(std::move(s));
   }
   return out;

@@ -23,6 +23,7 @@ struct ConceptSummary {
   std::size_t captioned = 0;  // of those, with a caption file
   std::size_t orphan_captions = 0;
   ActivationTag activation;
+  CaptionStyleCount caption_styles;  // its captions as tag lists / as sentences
 };
 
 struct AuditReport {

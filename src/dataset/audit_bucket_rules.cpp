@@ -49,14 +49,24 @@ void audit_bucket_rules(const AuditContext& ctx, Findings& out) {
   for (const BucketSummary& b : plan.buckets) {
     if (b.entries % plan.batch_size == 0) continue;
     const PlannedImage& first = plan.images[b.image_indices.front()];
-    // A bucket mixes concepts, so the finding names no concept; the file is its first image.
-    out.add(Severity::Info, "bucket.remainder", "", first.path,
-            fmt::format("bucket {} has {} entries ({} image{} x repeats), not a multiple of "
-                        "batch size {}: {} under policy {}",
-                        bucket_name(b.size), b.entries, b.images, b.images == 1 ? "" : "s",
-                        plan.batch_size,
-                        remainder_text(b, plan), policy),
-            "harmless when small; to fill it, add or remove images of this aspect ratio");
+    // A bucket too small to fill even one batch is a handful of odd-shaped images: name them,
+    // so the user can see which ones to crop, pair up or remove.
+    const bool too_small = b.entries < static_cast<long long>(plan.batch_size);
+    Finding f;
+    f.severity = Severity::Info;
+    f.code = "bucket.remainder";
+    f.file = first.path;  // a bucket mixes concepts, so the finding names no concept
+    f.message = fmt::format(
+        "bucket {} has {} entries ({} image{} x repeats), {} {}: {} under policy {}{}",
+        bucket_name(b.size), b.entries, b.images, b.images == 1 ? "" : "s",
+        too_small ? "too few to fill one batch of" : "not a multiple of batch size",
+        plan.batch_size, remainder_text(b, plan), policy, too_small ? "; its images:" : "");
+    f.hint = too_small ? "add images of this aspect ratio, or crop these to a common one"
+                       : "harmless when small; to fill it, add or remove images of this aspect "
+                         "ratio";
+    if (too_small)
+      for (std::size_t i : b.image_indices) f.files.push_back(plan.images[i].path);
+    out.add(std::move(f));
   }
 }
 

@@ -1,8 +1,10 @@
 // Caption findings, file by file: images without a caption and captions without an image,
-// unreadable, empty or non-UTF-8 captions, file conventions that change what the trainer reads
-// (BOM, extra lines, CRLF, stray whitespace), empty tags and a tag written twice.
+// unreadable, too large, empty or non-UTF-8 captions, NUL bytes, file conventions that change
+// what the trainer reads (BOM, extra lines, CRLF, stray whitespace), empty tags and a tag
+// written twice.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "dataset/audit_rules.h"
@@ -31,6 +33,27 @@ void check_duplicates(const AuditContext& ctx, const Concept& c, const Item& ite
   }
 }
 
+// Over the scan's limit (kMaxCaptionBytes), so it was not read: no permission problem.
+bool too_large(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(file, ec);
+  return !ec && size > kMaxCaptionBytes;
+}
+
+// NUL bytes end the caption for C strings and make it binary to text tools; kohya reads them
+// into the prompt. Named by offset only: the bytes themselves never reach the report.
+void check_nul_bytes(const AuditContext& ctx, const Concept& c, const std::filesystem::path& file,
+                     const CaptionText& cap, Findings& out) {
+  const std::size_t first = cap.raw.find('\0');
+  if (first == std::string::npos) return;
+  const auto count = static_cast<std::size_t>(std::count(cap.raw.begin(), cap.raw.end(), '\0'));
+  out.add(Severity::Error, "caption.nul_byte", c.name, file,
+          fmt::format("{} holds {} NUL byte{} (the first at byte offset {})", ctx.show(file),
+                      count, count == 1 ? "" : "s", first),
+          "the file is binary or damaged: rewrite the caption as plain text, or strip the NUL "
+          "bytes (tr -d '\\000' < FILE > FILE.new, then rename FILE.new to FILE)");
+}
+
 void check_caption(const AuditContext& ctx, const Concept& c, const Item& item, Findings& out) {
   const std::filesystem::path& file = *item.caption_path;
   const std::string shown = ctx.show(file);
@@ -38,10 +61,15 @@ void check_caption(const AuditContext& ctx, const Concept& c, const Item& item, 
     out.add(Severity::Error, "caption.unreadable", c.name, file,
             fmt::format("{} cannot be read: {}", shown,
                         item.caption_problem.empty() ? "no content" : item.caption_problem),
-            "fix the file's permissions or replace it with a short plain-text caption");
+            too_large(file) ? "the file is too large to be a caption: check what it holds (a "
+                              "log, a dump, another file saved under this name) and replace it "
+                              "with the image's tags"
+                            : "fix the file's permissions or replace it with a short plain-text "
+                              "caption");
     return;
   }
   const CaptionText& cap = *item.caption;
+  check_nul_bytes(ctx, c, file, cap, out);
   if (!cap.valid_utf8)
     out.add(Severity::Error, "caption.invalid_utf8", c.name, file,
             fmt::format("{} is not valid UTF-8", shown),

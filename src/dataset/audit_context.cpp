@@ -9,6 +9,14 @@ AuditContext::AuditContext(const Dataset& d, const AuditOptions& o)
       buckets(plan_buckets(d, o.buckets, o.batch_size, o.policy)) {
   activation.reserve(d.concepts.size());
   for (const Concept& c : d.concepts) activation.push_back(resolve_activation_tag(c));
+  caption_styles.resize(d.concepts.size());
+  for (std::size_t ci = 0; ci < d.concepts.size(); ++ci)
+    for (const Item& item : d.concepts[ci].items) {
+      if (item.image_path.empty() || !item.caption || !item.caption_path) continue;
+      const CaptionStyle style = caption_style(*item.caption);
+      caption_styles[ci].add(style);
+      if (style == CaptionStyle::Sentences) sentence_captions.insert(item.caption_path->native());
+    }
 }
 
 std::string relative_to_root(const std::filesystem::path& root_path,

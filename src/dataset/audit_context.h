@@ -5,9 +5,11 @@
 
 #include <filesystem>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "dataset/activation_tag.h"
+#include "dataset/caption_style.h"
 #include "dataset/bucket_plan.h"
 #include "dataset/dataset.h"
 #include "dataset/finding.h"
@@ -23,7 +25,7 @@ struct AuditOptions {
   int batch_size = 1;             // (--batch-size)
   RemainderPolicy policy = RemainderPolicy::Partial;  // (--policy)
   // Token-level checks (audit_token_rules.cpp); skipped, with an info finding, when empty.
-  std::string clip_vocab;    // CLIP vocabulary path (--vocab, else LATHE_CLIP_VOCAB)
+  std::string clip_vocab;    // CLIP vocabulary path (--vocab, else text/vocab_locator.h)
   int max_token_length = 75; // kohya's max_token_length: 75, 150 or 225 (--max-token-length)
   int keep_tokens = 0;       // kohya's keep_tokens for caption shuffling, 0 = off (--keep-tokens)
 };
@@ -38,6 +40,13 @@ struct AuditContext {
   std::vector<ActivationTag> activation;  // parallel to dataset.concepts
   RepeatsBalance balance;
   BucketPlan buckets;
+  std::vector<CaptionStyleCount> caption_styles;  // parallel to dataset.concepts
+  // Caption files written as sentences (native path strings): tag-level rules skip them.
+  std::unordered_set<std::string> sentence_captions;
+
+  bool is_sentence_caption(const std::filesystem::path& caption) const {
+    return sentence_captions.count(caption.native()) > 0;
+  }
 
   // Throws lathe::Error when the bucket settings or batch size are invalid.
   AuditContext(const Dataset& d, const AuditOptions& o);

@@ -1,6 +1,7 @@
 // Image findings: files that cannot be read, zero-byte, truncated or corrupt files (from the
 // header, or from the full decode of --deep), content in another format than the extension
-// says, and images smaller than the smallest bucket (kohya enlarges them, which blurs).
+// says, images smaller than the smallest bucket (kohya enlarges them, which blurs), and images
+// with an EXIF orientation (Lathe trains them upright, kohya as stored).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -33,6 +34,39 @@ void header_problem(const AuditContext& ctx, const Concept& c, const Item& item,
   }
 }
 
+// What EXIF orientation n asks a viewer to do with the stored pixels.
+const char* orientation_text(int n) {
+  switch (n) {
+    case 2: return "mirrored left-right";
+    case 3: return "rotated 180 degrees";
+    case 4: return "mirrored top-bottom";
+    case 5: return "mirrored and rotated 90 degrees";
+    case 6: return "rotated 90 degrees clockwise";
+    case 7: return "mirrored and rotated 90 degrees the other way";
+    case 8: return "rotated 90 degrees counter-clockwise";
+    default: return "as stored";
+  }
+}
+
+// Lathe orients the pixels as viewers do (training_image.cpp); kohya reads sizes and pixels as
+// stored and never applies EXIF, so the same folder trains differently in the two tools.
+void exif_orientation(const AuditContext& ctx, const Concept& c, const Item& item,
+                      Findings& out) {
+  const ImageInfo& info = item.image;
+  if (info.exif_orientation <= 1) return;
+  const bool swap = info.exif_orientation >= 5;
+  out.add(Severity::Info, "image.exif_orientation", c.name, item.image_path,
+          fmt::format("{} is stored {}x{} with EXIF orientation {} (to be shown {}, {}x{})",
+                      ctx.show(item.image_path), swap ? info.height : info.width,
+                      swap ? info.width : info.height, info.exif_orientation,
+                      orientation_text(info.exif_orientation), info.width, info.height),
+          fmt::format("Lathe buckets and trains it upright, as displayed; kohya buckets and "
+                      "trains it as stored{}. To train it the same in both, apply the rotation "
+                      "to the pixels and drop the tag (exiftran -ai FILE, or mogrify "
+                      "-auto-orient FILE)",
+                      swap ? ", sideways" : info.exif_orientation == 3 ? ", upside down" : ", mirrored"));
+}
+
 }  // namespace
 
 void audit_image_rules(const AuditContext& ctx, Findings& out) {
@@ -56,6 +90,7 @@ void audit_image_rules(const AuditContext& ctx, Findings& out) {
         out.add(Severity::Error, "image.corrupt", c.name, item.image_path,
                 fmt::format("{} does not decode: {}", shown, item.deep_problem),
                 "re-copy or re-export the image, or delete it and its caption");
+      exif_orientation(ctx, c, item, out);
       if (item.image.extension_mismatch)
         out.add(Severity::Warning, "image.extension_mismatch", c.name, item.image_path,
                 fmt::format("{}: {}", shown, item.image.problem),

@@ -61,6 +61,10 @@ json concepts_json(const AuditReport& r) {
                    {"images", c.images},
                    {"captioned", c.captioned},
                    {"orphan_captions", c.orphan_captions},
+                   {"caption_style",
+                    {{"style", caption_style_name(c.caption_styles.style())},
+                     {"tags", c.caption_styles.tags},
+                     {"sentences", c.caption_styles.sentences}}},
                    {"activation_tag",
                     {{"tag", a.tag.empty() ? json(nullptr) : json(a.tag)},
                      {"source", activation_source_name(a.source)},
@@ -72,13 +76,20 @@ json concepts_json(const AuditReport& r) {
 
 json findings_json(const AuditReport& r) {
   json out = json::array();
-  for (const Finding& f : r.findings.all())
-    out.push_back({{"severity", severity_name(f.severity)},
-                   {"code", f.code},
-                   {"concept", f.concept},
-                   {"file", f.file.empty() ? std::string() : relative_to_root(r.root, f.file)},
-                   {"message", f.message},
-                   {"hint", f.hint}});
+  for (const Finding& f : r.findings.all()) {
+    json j = {{"severity", severity_name(f.severity)},
+              {"code", f.code},
+              {"concept", f.concept},
+              {"file", f.file.empty() ? std::string() : relative_to_root(r.root, f.file)},
+              {"message", f.message},
+              {"hint", f.hint}};
+    if (!f.files.empty()) {  // group findings only: 100k-image reports stay small
+      json files = json::array();
+      for (const auto& p : f.files) files.push_back(relative_to_root(r.root, p));
+      j["files"] = std::move(files);
+    }
+    out.push_back(std::move(j));
+  }
   return out;
 }
 

@@ -27,16 +27,30 @@ std::string activation_text(const ActivationTag& a) {
 
 void concepts_table(const AuditReport& r, std::string& out) {
   out += "Concepts\n";
-  out += fmt::format("  {:<20} {:>7} {:>7} {:>9} {:>9} {:>6}  {}\n", "folder", "repeats",
-                     "images", "captioned", "per epoch", "share", "activation tag");
+  out += fmt::format("  {:<20} {:>7} {:>7} {:>9} {:>9} {:>6}  {:<9}  {}\n", "folder", "repeats",
+                     "images", "captioned", "per epoch", "share", "captions", "activation tag");
   for (std::size_t i = 0; i < r.concepts.size(); ++i) {
     const ConceptSummary& c = r.concepts[i];
     const ConceptBalance& b = r.balance.concepts[i];
     std::string share = c.regularization ? "reg" : fmt::format("{:.0f}%", b.share);
-    out += fmt::format("  {:<20} {:>7} {:>7} {:>9} {:>9} {:>6}  {}\n", c.folder, c.repeats,
-                       c.images, c.captioned, b.per_epoch, share, activation_text(c.activation));
+    const CaptionStyle style = c.caption_styles.style();
+    out += fmt::format("  {:<20} {:>7} {:>7} {:>9} {:>9} {:>6}  {:<9}  {}\n", c.folder, c.repeats,
+                       c.images, c.captioned, b.per_epoch, share,
+                       style == CaptionStyle::None ? "-" : caption_style_name(style),
+                       activation_text(c.activation));
   }
   out += "\n";
+}
+
+// The files of a group finding (a bucket's images), as many as the example limit.
+void files_line(const AuditReport& r, const Finding& f, std::size_t limit, std::string& out) {
+  if (f.files.empty()) return;
+  std::string line;
+  const std::size_t shown = std::min(f.files.size(), limit);
+  for (std::size_t k = 0; k < shown; ++k)
+    line += fmt::format("{}{}", k ? ", " : "", relative_to_root(r.root, f.files[k]));
+  if (f.files.size() > shown) line += fmt::format("{}... and {} more", shown ? ", " : "", f.files.size() - shown);
+  out += fmt::format("      {}\n", line);
 }
 
 void findings_section(const AuditReport& r, const TextReportOptions& o, std::string& out) {
@@ -58,6 +72,7 @@ void findings_section(const AuditReport& r, const TextReportOptions& o, std::str
       std::size_t shown = std::min(end - i, o.max_examples);
       for (std::size_t k = i; k < i + shown; ++k) {
         out += fmt::format("    {}\n", all[k].message);
+        files_line(r, all[k], o.max_examples, out);
         if (!all[k].hint.empty()) out += fmt::format("      hint: {}\n", all[k].hint);
       }
       if (end - i > shown) out += fmt::format("    ... and {} more\n", end - i - shown);

@@ -1,6 +1,7 @@
 // Dataset-wide tag findings: the same tag spelled several ways ("blue_hair", "blue hair",
 // "Blue Hair"), tags on most of a concept's images (candidates to fold into the activation tag)
-// and tags used by one image only.
+// and tags used by one image only. Captions written as sentences (caption_style.h) are not
+// tag lists: their pieces are neither singletons nor spelling variants.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -21,7 +22,7 @@ void audit_near_duplicate_tags(const AuditContext& ctx, Findings& out) {
   std::map<std::string, std::vector<const TagCount*>> groups;  // ordered: stable report
   for (const TagCount& t : ctx.tags.overall.tags) groups[tag_key(t.tag)].push_back(&t);
   for (auto& [key, variants] : groups) {
-    if (variants.size() < 2) continue;
+    if (variants.size() < 2 || is_prose(key)) continue;  // a sentence written twice is no tag
     // Most used first: that spelling is the natural one to keep.
     std::sort(variants.begin(), variants.end(), [](const TagCount* a, const TagCount* b) {
       return a->images != b->images ? a->images > b->images : a->tag < b->tag;
@@ -60,9 +61,10 @@ void audit_tag_stat_rules(const AuditContext& ctx, Findings& out) {
   if (ctx.tags.overall.images < 2) return;
   // Singletons are the tail of the sorted table; report them in dataset (file) order.
   std::vector<const TagCount*> singles;
+  // In a caption written as sentences every sentence is a "tag" used once: not a finding.
   for (auto it = ctx.tags.overall.tags.rbegin();
        it != ctx.tags.overall.tags.rend() && it->images == 1; ++it)
-    singles.push_back(&*it);
+    if (!is_prose(it->tag) && !ctx.is_sentence_caption(it->first_file)) singles.push_back(&*it);
   std::sort(singles.begin(), singles.end(), [](const TagCount* a, const TagCount* b) {
     return a->first_file != b->first_file ? a->first_file < b->first_file : a->tag < b->tag;
   });

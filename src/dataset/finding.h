@@ -23,6 +23,9 @@ struct Finding {
   std::filesystem::path file;  // the file or folder concerned (may be empty)
   std::string message;  // names the file and the problem
   std::string hint;     // what to do about it
+  // Every file the finding is about when it is about a group (a bucket's images): the text
+  // report names the first few (its example limit), the JSON report all of them.
+  std::vector<std::filesystem::path> files;
 };
 
 class Findings {

@@ -1,7 +1,8 @@
 // Image sizes from the first bytes of a file (PNG IHDR, JPEG SOFn + EXIF orientation, WebP
 // VP8/VP8L/VP8X, BMP info header), so a 100k-image audit reads a few KB per image instead of
-// decoding pixels. Every problem becomes ImageInfo::problem; nothing here throws for a bad
-// file. The --deep check (decode_check) lives in image_decode_check.cpp.
+// decoding pixels, plus the file's last bytes to tell a file cut short (image_container.h).
+// Every problem becomes ImageInfo::problem; nothing here throws for a bad file. The --deep
+// check (decode_check) lives in image_decode_check.cpp.
 #include "dataset/image_header.h"
 
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "dataset/image_bytes.h"
+#include "dataset/image_container.h"
 
 namespace lathe {
 namespace {
@@ -207,6 +209,39 @@ std::string os_error(int err) {
   return std::strerror(err);
 }
 
+// The whole file, for the full container walk; empty when it cannot be read or is over 1 GiB
+// (no image Lathe can decode is that large).
+std::string read_whole(int fd, std::uint64_t size) {
+  if (size > (std::uint64_t(1) << 30)) return {};
+  std::string data(static_cast<std::size_t>(size), '\0');
+  std::size_t got = 0;
+  while (got < data.size()) {
+    ssize_t r = ::pread(fd, data.data() + got, data.size() - got, static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return {};
+    got += static_cast<std::size_t>(r);
+  }
+  return data;
+}
+
+// Whether the file is complete (image_container.h): one small read of its last bytes; the
+// whole file is read only when its end is not what the format ends with (a file cut short, or
+// data after the image such as a phone's motion-photo video).
+std::string end_problem(HeaderReader& r, int fd, ImageFormat format, std::uint64_t size) {
+  const std::size_t head_n = static_cast<std::size_t>(std::min<std::uint64_t>(size, 64));
+  const unsigned char* h = r.at(0, head_n);
+  if (!h) return {};
+  const std::vector<unsigned char> head(h, h + head_n);  // the next read reuses the buffer
+  const std::size_t tail_n = static_cast<std::size_t>(std::min<std::uint64_t>(size, kEndCheckBytes));
+  const unsigned char* tail = r.at(size - tail_n, tail_n);
+  if (!tail) return {};
+  EndCheck end = check_image_end(format, head.data(), head_n, tail, tail_n, size);
+  if (end.verdict != EndVerdict::Unsure) return end.problem;
+  const std::string all = read_whole(fd, size);
+  if (all.empty()) return {};
+  return container_problem(reinterpret_cast<const unsigned char*>(all.data()), all.size());
+}
+
 }  // namespace
 
 const char* image_format_name(ImageFormat f) {
@@ -314,15 +349,24 @@ ImageInfo read_image_header(const std::filesystem::path& path) {
     case ImageFormat::Unknown:
       break;
   }
-  ::close(fd);
   if (!size.problem.empty()) {
+    ::close(fd);
     info.problem = std::move(size.problem);
     return info;
   }
   if (size.width <= 0 || size.height <= 0 || size.width > kMaxImageSide ||
       size.height > kMaxImageSide) {
+    ::close(fd);
     info.problem = fmt::format("absurd size {}x{} in the {} header (corrupt file?)", size.width,
                                size.height, image_format_name(info.format));
+    return info;
+  }
+  // A file cut short has an intact header; decoders fill the missing rows with grey and at
+  // most warn, so the end of the file is checked here, for every audit and every training.
+  std::string end = end_problem(reader, fd, info.format, info.file_size);
+  ::close(fd);
+  if (!end.empty()) {
+    info.problem = std::move(end);
     return info;
   }
   info.exif_orientation = size.orientation;

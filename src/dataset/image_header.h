@@ -26,8 +26,10 @@ struct ImageInfo {
   bool extension_mismatch = false;
 };
 
-// Reads only the header bytes. Never throws for a bad image: `ok` is false and `problem`
-// says why (unreadable, zero bytes, truncated header, unknown format, extension mismatch...).
+// Reads the header bytes and the file's last few KB (a file cut short is found here, not only
+// by decoding; the whole file is read only when its end is unusual). Never throws for a bad
+// image: `ok` is false and `problem` says why (unreadable, zero bytes, truncated header or
+// file, unknown format, extension mismatch...).
 ImageInfo read_image_header(const std::filesystem::path& path);
 
 // Fully decodes the image with OpenCV (the audit's --deep): empty string when it decodes,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "audit_test_support.h"
+#include "temp_dir.h"
 
 namespace lathe::test {
 namespace {
@@ -100,6 +101,40 @@ TEST(AuditCaptionRules, DuplicateTagExactAndSpellingVariant) {
   ASSERT_EQ(variant.size(), 1u);
   EXPECT_NE(variant[0].message.find("'blue_hair' and 'Blue Hair'"), std::string::npos);
   EXPECT_TRUE(with_code(audit_one("cat, ball, bat"), "caption.duplicate_tag").empty());
+}
+
+TEST(AuditCaptionRules, NulBytesAreAnErrorNamingTheOffset) {
+  AuditReport r = audit_one(std::string("cat, red\0ball, gr\0ass\n", 22));
+  auto f = with_code(r, "caption.nul_byte");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::Error);
+  EXPECT_TRUE(has_finding(r, "caption.nul_byte", "10_cat/a.txt"));
+  EXPECT_NE(f[0].message.find("2 NUL bytes (the first at byte offset 8)"), std::string::npos)
+      << f[0].message;
+  // The message names the offset; the NUL byte itself is never part of it.
+  EXPECT_EQ(f[0].message.find('\0'), std::string::npos);
+  EXPECT_TRUE(with_code(audit_one("cat, red ball\n"), "caption.nul_byte").empty());
+}
+
+TEST(AuditCaptionRules, OversizedCaptionHintSaysItIsNoCaption) {
+  TempDir dir;
+  DatasetBuilder b;
+  b.dataset.root = dir.path();
+  Concept& c = b.concept("10_cat");
+  Item& big = DatasetBuilder::image(c, "big", 512, 512, std::string("cat"));
+  big.caption.reset();
+  big.caption_problem = "caption file is 1.5 MiB; Lathe reads captions up to 1024 KiB";
+  write_text(*big.caption_path, std::string(kMaxCaptionBytes + 100, 'x'));
+  Item& locked = DatasetBuilder::image(c, "locked", 512, 512, std::string("cat"));
+  locked.caption.reset();
+  locked.caption_problem = "cannot read: Permission denied";
+  write_text(*locked.caption_path, "cat");
+  AuditReport r = audit(b.dataset);
+  auto f = with_code(r, "caption.unreadable");
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_NE(f[0].hint.find("too large to be a caption"), std::string::npos) << f[0].hint;
+  EXPECT_EQ(f[0].hint.find("permission"), std::string::npos) << f[0].hint;
+  EXPECT_NE(f[1].hint.find("permissions"), std::string::npos) << f[1].hint;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "audit_test_support.h"
+#include "dataset/image_fixtures.h"
 
 namespace lathe::test {
 namespace {
@@ -90,6 +91,42 @@ TEST(AuditImageRules, TooSmallForTheSmallestBucket) {
   o.buckets.min_bucket_reso = 64;
   o.buckets.max_bucket_reso = 256;
   EXPECT_TRUE(with_code(audit(small.b.dataset, o), "image.too_small").empty());
+}
+
+TEST(AuditImageRules, ExifOrientationIsListedWithKohyaDifference) {
+  OneImage t(600, 400);  // displayed size (the header reader applied orientation 6)
+  t.item->image.exif_orientation = 6;
+  AuditReport r = audit(t.b.dataset);
+  auto f = with_code(r, "image.exif_orientation");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::Info);
+  EXPECT_NE(f[0].message.find("stored 400x600 with EXIF orientation 6"), std::string::npos)
+      << f[0].message;
+  EXPECT_NE(f[0].message.find("600x400"), std::string::npos) << f[0].message;
+  EXPECT_NE(f[0].hint.find("Lathe buckets and trains it upright"), std::string::npos) << f[0].hint;
+  EXPECT_NE(f[0].hint.find("kohya buckets and trains it as stored, sideways"), std::string::npos)
+      << f[0].hint;
+  OneImage upright;
+  EXPECT_TRUE(with_code(audit(upright.b.dataset), "image.exif_orientation").empty());
+}
+
+TEST(AuditImageRules, PlainAuditFindsTruncatedFilesOnDisk) {
+  // No --deep: the scan's end-of-file check is enough for a file cut short.
+  TempDir root;
+  write_image(root / "1_cat" / "good.jpg", 64, 64);
+  write_text(root / "1_cat" / "good.txt", "cat");
+  const std::string jpeg = encode_image(".jpg", 64, 64);
+  write_text(root / "1_cat" / "cut.jpg", jpeg.substr(0, jpeg.size() * 2 / 3));
+  write_text(root / "1_cat" / "cut.txt", "cat");
+  const std::string png = encode_image(".png", 64, 64);
+  write_text(root / "1_cat" / "cutp.png", png.substr(0, png.size() - 20));
+  write_text(root / "1_cat" / "cutp.txt", "cat");
+  AuditReport r = audit(scan_dataset(root.path(), {}));
+  EXPECT_TRUE(has_finding(r, "image.corrupt", "1_cat/cut.jpg"));
+  EXPECT_TRUE(has_finding(r, "image.corrupt", "1_cat/cutp.png"));
+  EXPECT_FALSE(has_finding(r, "image.corrupt", "1_cat/good.jpg"));
+  for (const Finding& f : with_code(r, "image.corrupt"))
+    EXPECT_NE(f.message.find("truncated"), std::string::npos) << f.message;
 }
 
 }  // namespace

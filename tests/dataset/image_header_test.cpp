@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "dataset/image_container.h"
 #include "dataset/image_fixtures.h"
 
 namespace lathe {
@@ -242,7 +243,9 @@ TEST(ImageHeader, CorruptStructure) {
   EXPECT_EQ(info.problem, "corrupt JPEG: no marker at byte 6");
 }
 
-TEST(DecodeCheck, CatchesTruncationOpenCvTolerates) {
+TEST(ImageHeader, EndOfFileCheckFindsTruncationWithoutDecoding) {
+  // Files cut short keep an intact header and OpenCV decodes them to half-grey images: the
+  // plain header read (every `lathe audit`) must already refuse them.
   TempDir dir;
   const std::string png = test::encode_image(".png", 64, 64);
   const std::string jpeg = test::encode_image(".jpg", 64, 64);
@@ -263,11 +266,54 @@ TEST(DecodeCheck, CatchesTruncationOpenCvTolerates) {
   };
   for (const Case& c : cases) {
     write_text(dir / c.name, c.bytes);
-    // The header is intact, so only the deep check can tell.
-    EXPECT_TRUE(read_image_header(dir / c.name).ok) << c.name;
+    const ImageInfo info = read_image_header(dir / c.name);
+    EXPECT_FALSE(info.ok) << c.name;
+    EXPECT_EQ(info.problem.rfind(c.expect_prefix, 0), 0u) << c.name << ": " << info.problem;
     std::string problem = decode_check(dir / c.name);
     EXPECT_EQ(problem.rfind(c.expect_prefix, 0), 0u) << c.name << ": " << problem;
   }
+}
+
+TEST(ImageHeader, EndOfFileCheckAcceptsPaddingAndTrailers) {
+  // Padding after a JPEG's EOI, a phone's trailer or motion-photo video after it, bytes after
+  // a PNG's IEND: the image itself is complete and decodes.
+  TempDir dir;
+  const std::string jpeg = test::encode_image(".jpg", 64, 64);
+  const std::string png = test::encode_image(".png", 64, 64);
+  std::string trailer(20000, '\0');
+  for (std::size_t i = 0; i < trailer.size(); ++i) trailer[i] = static_cast<char>((i * 37) % 251);
+  struct Case {
+    const char* name;
+    std::string bytes;
+  } cases[] = {
+      {"zeros.jpg", jpeg + std::string(300, '\0')},
+      {"ff.jpg", jpeg + std::string(7, '\xFF')},
+      {"motion.jpg", jpeg + "ftypmp42" + trailer},
+      {"after_iend.png", png + "tEXtjunk"},
+  };
+  for (const Case& c : cases) {
+    write_text(dir / c.name, c.bytes);
+    const ImageInfo info = read_image_header(dir / c.name);
+    EXPECT_TRUE(info.ok) << c.name << ": " << info.problem;
+    EXPECT_EQ(info.width, 64) << c.name;
+    EXPECT_EQ(decode_check(dir / c.name), "") << c.name;
+  }
+  // A cut JPEG padded with zeros is still cut: the padding is not an end marker.
+  write_text(dir / "cut_padded.jpg", jpeg.substr(0, jpeg.size() / 2) + std::string(64, '\0'));
+  EXPECT_EQ(read_image_header(dir / "cut_padded.jpg").problem.rfind("truncated JPEG", 0), 0u);
+}
+
+TEST(ImageHeader, EndOfFileCheckOnLargeFilesReadsTheTail) {
+  // A JPEG larger than the reader's first window: its end is a separate read.
+  TempDir dir;
+  const std::string jpeg = test::encode_image(".jpg", 600, 400, {cv::IMWRITE_JPEG_QUALITY, 100});
+  ASSERT_GT(jpeg.size(), 3u * kEndCheckBytes);
+  write_text(dir / "big.jpg", jpeg);
+  EXPECT_TRUE(read_image_header(dir / "big.jpg").ok);
+  write_text(dir / "big_cut.jpg", jpeg.substr(0, jpeg.size() - 5000));
+  const ImageInfo cut = read_image_header(dir / "big_cut.jpg");
+  EXPECT_FALSE(cut.ok);
+  EXPECT_EQ(cut.problem.rfind("truncated JPEG", 0), 0u) << cut.problem;
 }
 
 TEST(DecodeCheck, PngCrcMismatch) {

@@ -236,19 +236,32 @@ TEST(ScanDataset, ZeroByteImageAndUnicodeNames) {
   EXPECT_EQ(zero.image.problem, "zero-byte file");
 }
 
-TEST(ScanDataset, DeepFindsTruncatedImages) {
+TEST(ScanDataset, PlainScanFindsTruncatedImagesDeepFindsCorruptData) {
   TempDir root;
   test::write_image(root / "1_a" / "good.jpg", 32, 32);
   std::string jpeg = test::encode_image(".jpg", 32, 32);
   write_text(root / "1_a" / "cut.jpg", jpeg.substr(0, jpeg.size() - 40));
+  // A PNG whose pixel data fails its CRC: complete to the end, so only decoding-level checks
+  // (--deep) can tell.
+  std::string png = test::encode_image(".png", 32, 32);
+  png[png.find("IDAT") + 10] ^= 0x55;
+  write_text(root / "1_a" / "crc.png", png);
   Dataset shallow = scan_dataset(root.path(), {});
+  ASSERT_EQ(shallow.concepts[0].items.size(), 3u);
+  const Item& crc = shallow.concepts[0].items[0];
+  const Item& cut = shallow.concepts[0].items[1];
+  EXPECT_EQ(crc.image_path.filename(), "crc.png");
+  EXPECT_TRUE(crc.image.ok);
+  EXPECT_EQ(cut.image_path.filename(), "cut.jpg");
+  EXPECT_FALSE(cut.image.ok);
+  EXPECT_EQ(cut.image.problem.rfind("truncated JPEG", 0), 0u) << cut.image.problem;
   for (const Item& item : shallow.concepts[0].items) EXPECT_TRUE(item.deep_problem.empty());
   ScanOptions opt;
   opt.deep = true;
   Dataset deep = scan_dataset(root.path(), opt);
-  EXPECT_EQ(deep.concepts[0].items[0].image_path.filename(), "cut.jpg");
-  EXPECT_EQ(deep.concepts[0].items[0].deep_problem.rfind("truncated JPEG", 0), 0u);
-  EXPECT_TRUE(deep.concepts[0].items[1].deep_problem.empty());
+  EXPECT_EQ(deep.concepts[0].items[0].deep_problem.rfind("corrupt PNG: CRC mismatch", 0), 0u);
+  EXPECT_FALSE(deep.concepts[0].items[1].image.ok);
+  EXPECT_TRUE(deep.concepts[0].items[2].deep_problem.empty());
 }
 
 TEST(ScanDataset, CaptionExtensionOption) {

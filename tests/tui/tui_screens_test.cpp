@@ -167,7 +167,7 @@ TEST_F(TuiTest, AuditGroupsBySeverityAndJumpsToTheImage) {
   ASSERT_TRUE(s.started()) << s.start_error();
   expect_screen(s, "Concepts 4");
   s.keys({"3"});
-  expect_screen(s, "ERROR (4)");
+  expect_screen(s, "ERROR (5)");  // truncated.jpg is found without --deep
   expect_screen(s, "WARNING (17)");
   expect_screen(s, "caption.invalid_utf8");
   expect_screen(s, "hint: re-save it as UTF-8");
@@ -175,8 +175,8 @@ TEST_F(TuiTest, AuditGroupsBySeverityAndJumpsToTheImage) {
   expect_screen(s, "Caption invalid_utf8.jpg");
   // A tag finding jumps to the Tags screen filtered to the tag.
   s.keys({"3"});
-  expect_screen(s, "ERROR (4)");
-  for (int i = 0; i < 6; ++i) s.keys({"j"});
+  expect_screen(s, "ERROR (5)");  // truncated.jpg is found without --deep
+  for (int i = 0; i < 7; ++i) s.keys({"j"});
   expect_screen(s, "lacks the activation tag 'lathecat'");
   s.keys({"Enter"});
   expect_screen(s, "filter \"lathecat\"");
