@@ -7,6 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/terminal_text.h"
+#include "runs/detach.h"
+#include "runs/run_queue.h"
+#include "train/checkpoint_state.h"
 
 namespace fs = std::filesystem;
 
@@ -37,6 +41,15 @@ RunView load_run_view(const RunPaths& run) {
   return v;
 }
 
+void move_stalled_queue(const fs::path& runs_root, std::ostream& out) {
+  std::string advice;
+  if (auto started = restart_stalled_queue(runs_root, current_executable(), &advice))
+    out << fmt::format("nothing was training in {} (the last worker is gone): started queued run {}\n",
+                       terminal_safe(runs_root.string()), terminal_safe(started->run_id()));
+  else if (!advice.empty())
+    out << terminal_safe(advice) << "\n";
+}
+
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "-";
   long long s = std::llround(seconds);
@@ -52,19 +65,26 @@ std::vector<double> loss_curve(const RunMetrics& m) {
 }
 
 std::string resume_hint(const RunView& v) {
+  std::string gone;
   switch (v.state) {
     case RunState::Interrupted:
-      return fmt::format(
-          "its process is gone (killed or the machine restarted); continue it "
-          "from the last checkpoint with: lathe train --resume {}",
-          v.paths.run_id());
+      gone = "its process is gone (killed or the machine restarted); ";
+      break;
     case RunState::Stopped:
     case RunState::Failed:
-      return fmt::format("continue it from the last checkpoint with: lathe train --resume {}",
-                         v.paths.run_id());
+      break;
     default:
       return "";
   }
+  // Only what will work: a damaged newest checkpoint is never offered (the worker skips it).
+  const ResumePoint point = find_resume_point(v.paths.dir);
+  if (point.checkpoint)
+    return fmt::format("{}continue it from checkpoints/{} (step {}{}) with: lathe train --resume {}",
+                       gone, point.checkpoint->filename().string(), point.step,
+                       point.damaged.empty() ? "" : ", the newest checkpoint that loads",
+                       v.paths.run_id());
+  return fmt::format("{}no checkpoint {}: 'lathe train --resume {}' starts it over from step 0",
+                     gone, point.damaged.empty() ? "was saved" : "of it loads", v.paths.run_id());
 }
 
 std::string best_report_text(const RunView& v, const BestEpochReport& r, int top) {

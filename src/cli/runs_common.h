@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <ostream>
 #include <string>
 
 #include "cli/command.h"
@@ -29,13 +30,20 @@ struct RunView {
 };
 RunView load_run_view(const RunPaths& run);  // throws lathe::Error for a damaged status.json
 
+// Runs that wait in the queue of `runs_root` while nothing trains (their worker was killed):
+// starts the oldest (run_queue.h, restart_stalled_queue) and writes a line about it to `out`,
+// or, when this user may not start them, what to do. Every runs command that looks at a
+// folder calls this, so a queue never waits for a worker that is gone.
+void move_stalled_queue(const std::filesystem::path& runs_root, std::ostream& out);
+
 // "1:02:03", "4:05", "—" for unknown.
 std::string format_duration(double seconds);
 
 // Loss values of a run for a sparkline: the smoothed training loss of every step record.
 std::vector<double> loss_curve(const RunMetrics& m);
 
-// The hint a stopped, failed or interrupted run shows.
+// The hint a stopped, failed or interrupted run shows: the checkpoint `lathe train --resume`
+// will go on from (the newest that loads, never a damaged one), or that it starts over.
 std::string resume_hint(const RunView& v);
 
 // Ranked epochs, trend, advice and the files to try (top `top` of them).

@@ -9,9 +9,11 @@
 #include "cli/command.h"
 #include "cli/runs_common.h"
 #include "common/error.h"
+#include "common/terminal_text.h"
 #include "io/atomic_file.h"
 #include "runs/run_log.h"
 #include "runs/sparkline.h"
+#include "train/checkpoint_state.h"
 #include "train/train_config.h"
 
 namespace fs = std::filesystem;
@@ -51,9 +53,24 @@ std::string state_line(const RunView& v) {
   const RunStatus& s = v.status;
   std::string line = run_state_name(v.state);
   if (v.state == RunState::Running || v.state == RunState::Paused || v.state == RunState::Stopping)
-    line += fmt::format(" (pid {} on {})", s.pid, s.hostname);
+    line += fmt::format(" (pid {} on {})", s.pid, terminal_safe(s.hostname));
   if (v.state != s.state) line += fmt::format(" (status.json says {})", run_state_name(s.state));
   return line;
+}
+
+// The checkpoint a resume goes on from, as found on disk (status.json names the last one
+// written, which may since have been damaged), and every newer one that cannot be loaded.
+void print_checkpoints(const RunView& v) {
+  const ResumePoint point = find_resume_point(v.paths.dir);
+  for (const auto& [dir, why] : point.damaged)
+    std::cout << fmt::format("  damaged     checkpoints/{}: {}\n",
+                             terminal_safe(dir.filename().string()), terminal_safe(why));
+  if (point.checkpoint)
+    std::cout << fmt::format("  checkpoint  checkpoints/{} (step {}){}\n",
+                             terminal_safe(point.checkpoint->filename().string()), point.step,
+                             point.damaged.empty() ? "" : ", the newest that loads");
+  else if (!point.damaged.empty())
+    std::cout << "  checkpoint  none that loads\n";
 }
 
 int show_json(const RunView& v) {
@@ -64,25 +81,35 @@ int show_json(const RunView& v) {
   for (const auto& [f, size] : saved_files(v.paths))
     files.push_back({{"file", f}, {"bytes", size}});
   j["saved_files"] = files;
+  const ResumePoint point = find_resume_point(v.paths.dir);
+  j["resume_checkpoint"] = point.checkpoint
+                               ? nlohmann::json("checkpoints/" + point.checkpoint->filename().string())
+                               : nlohmann::json(nullptr);
+  nlohmann::json damaged = nlohmann::json::array();
+  for (const auto& [dir, why] : point.damaged)
+    damaged.push_back({{"checkpoint", "checkpoints/" + dir.filename().string()}, {"error", why}});
+  j["damaged_checkpoints"] = damaged;
   j["best"] = nlohmann::json::parse(best_report_json(v, rank_epochs(v.metrics), 0));
   std::cout << j.dump(2) << "\n";
   return kExitOk;
 }
 
 int run_runs_show(const Args& args) {
-  RunView v = load_run_view(run_from_args(args));
+  const RunPaths run = run_from_args(args);
+  move_stalled_queue(run.dir.parent_path(), args.has("json") ? std::cerr : std::cout);
+  RunView v = load_run_view(run);
   if (args.has("json")) return show_json(v);
   const RunStatus& s = v.status;
-  std::cout << fmt::format("run {}\n", v.paths.run_id());
-  std::cout << fmt::format("  folder      {}\n", v.paths.dir.string());
+  std::cout << fmt::format("run {}\n", terminal_safe(v.paths.run_id()));
+  std::cout << fmt::format("  folder      {}\n", terminal_safe(v.paths.dir.string()));
   std::cout << fmt::format("  state       {}\n", state_line(v));
   if (std::string hint = resume_hint(v); !hint.empty())
-    std::cout << fmt::format("              {}\n", hint);
+    std::cout << fmt::format("              {}\n", terminal_safe(hint));
   std::cout << fmt::format("  progress    step {}/{}, epoch {}/{}{}\n", s.step, s.total_steps,
                            s.epoch, s.total_epochs,
                            s.step > 0 ? fmt::format(", last loss {:.5f}", s.last_loss) : "");
   if (!s.device.empty() || s.peak_gpu_mib > 0)
-    std::cout << fmt::format("  device      {}{}\n", s.device.empty() ? "?" : s.device,
+    std::cout << fmt::format("  device      {}{}\n", s.device.empty() ? "?" : terminal_safe(s.device),
                              s.peak_gpu_mib > 0 ? fmt::format(", peak GPU memory {:.2f} GiB (last step {:.2f} GiB)",
                                                               s.peak_gpu_mib / 1024, s.last_peak_gpu_mib / 1024)
                                                 : "");
@@ -94,9 +121,9 @@ int run_runs_show(const Args& args) {
   }
   if (s.finished_at > 0)
     std::cout << fmt::format("  finished    {} UTC\n", format_utc(s.finished_at));
-  if (!s.last_error.empty()) std::cout << fmt::format("  last error  {}\n", s.last_error);
-  if (!s.last_checkpoint.empty())
-    std::cout << fmt::format("  checkpoint  checkpoints/{}\n", s.last_checkpoint);
+  if (!s.last_error.empty())
+    std::cout << fmt::format("  last error  {}\n", terminal_safe(s.last_error));
+  print_checkpoints(v);
   std::vector<double> curve = loss_curve(v.metrics);
   if (!curve.empty())
     std::cout << fmt::format("  loss curve  {}\n",

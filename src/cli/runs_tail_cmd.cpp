@@ -1,6 +1,7 @@
 // `lathe runs tail RUN`: the end of a run's log.txt (or metrics.jsonl with --metrics);
 // --follow keeps printing what is appended and exits once the run is no longer live (done,
-// stopped, failed, or its process gone), so scripts can wait on a run with it.
+// stopped, failed, or its process gone), with an exit code per ending, so scripts can wait on
+// a run with it.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "cli/command.h"
 #include "cli/runs_common.h"
 #include "common/error.h"
+#include "common/terminal_text.h"
 
 namespace lathe::cli {
 namespace {
@@ -41,7 +43,7 @@ std::streamoff print_new(const std::filesystem::path& file, std::streamoff offse
   in.seekg(offset);
   std::string chunk(static_cast<std::size_t>(size - offset), '\0');
   in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-  std::cout << chunk;
+  std::cout << terminal_safe_lines(chunk);  // log lines quote file names and captions
   std::cout.flush();
   return size;
 }
@@ -55,25 +57,55 @@ bool still_live(const RunPaths& run) {
   }
 }
 
+bool is_queued(const RunPaths& run) {
+  try {
+    return read_run_status(run.status()).state == RunState::Queued;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// How a followed run ended, for scripts that wait on it: 0 done, 1 failed, 3 interrupted (its
+// process died without recording an end: killed, out of memory, machine restarted), 4 stopped
+// on request (a checkpoint and a LoRA file were saved; 'lathe train --resume' goes on).
+int follow_exit_code(RunState s) {
+  switch (s) {
+    case RunState::Done:
+      return kExitOk;
+    case RunState::Failed:
+      return kExitInputErrors;
+    case RunState::Interrupted:
+      return 3;
+    case RunState::Stopped:
+      return 4;
+    default:
+      return kExitOk;  // not reached: --follow waits while the run is live
+  }
+}
+
 int run_runs_tail(const Args& args) {
   RunPaths run = run_from_args(args);
   const auto file = args.has("metrics") ? run.metrics() : run.log();
   long long n = args.int_or("lines", 20);
   if (n < 0) throw UsageError("--lines must be 0 or more");
   auto [text, offset] = last_lines(file, static_cast<int>(n));
-  std::cout << text;
+  std::cout << terminal_safe_lines(text);
   std::cout.flush();
   if (!args.has("follow")) return kExitOk;
-  while (true) {
+  const auto folder = run.dir.parent_path();
+  for (int round = 0;; ++round) {
+    // Waiting in a queue whose worker was killed: start it rather than wait forever (once a
+    // second or so; each look reads every run's status.json).
+    if (round % 4 == 0 && is_queued(run)) move_stalled_queue(folder, std::cout);
     bool live = still_live(run);
     offset = print_new(file, offset);
     if (!live) break;  // read once more after the end so the last lines are never missed
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
   RunView v = load_run_view(run);
-  std::cout << fmt::format("run {} is {}\n", run.run_id(), run_state_name(v.state));
-  if (std::string hint = resume_hint(v); !hint.empty()) std::cout << hint << "\n";
-  return v.state == RunState::Failed ? kExitInputErrors : kExitOk;
+  std::cout << fmt::format("run {} is {}\n", terminal_safe(run.run_id()), run_state_name(v.state));
+  if (std::string hint = resume_hint(v); !hint.empty()) std::cout << terminal_safe(hint) << "\n";
+  return follow_exit_code(v.state);
 }
 
 CommandSpec runs_tail_command() {
@@ -83,8 +115,10 @@ CommandSpec runs_tail_command() {
   spec.usage = "RUN [--follow] [--metrics] [--lines N] [--runs-dir DIR]";
   spec.details =
       "Prints the last N lines of log.txt (metrics.jsonl with --metrics). --follow keeps\n"
-      "printing new lines and exits when the run ends (exit code 1 if it failed), or at once\n"
-      "if it is not running.";
+      "printing new lines and exits when the run ends, or at once if it is not running, with\n"
+      "an exit code saying how it ended: 0 done, 1 failed, 3 interrupted (its process died:\n"
+      "killed, out of memory, machine restarted), 4 stopped. A queued run is followed until\n"
+      "it has run; if the worker before it was killed, the queue is started again.";
   spec.options = {{"follow", "", "keep printing until the run ends"},
                   {"metrics", "", "tail metrics.jsonl instead of log.txt"},
                   {"lines", "N", "lines to show first (default 20)"},

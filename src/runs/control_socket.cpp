@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <fmt/format.h>
+#include <vector>
 
 #include "common/error.h"
 
@@ -70,7 +72,35 @@ void write_all(int fd, const std::string& s) {
   }
 }
 
+// "alice", or "uid 1234" when the account has no name; empty when nothing can be read.
+std::string owner_name(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  std::vector<char> buffer(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(st.st_uid, &pw, buffer.data(), buffer.size(), &found) == 0 && found)
+    return found->pw_name;
+  return fmt::format("uid {}", st.st_uid);
+}
+
 }  // namespace
+
+std::string control_connect_error(const std::filesystem::path& socket_path, int err) {
+  if (err == EACCES || err == EPERM) {
+    std::string owner = owner_name(socket_path);
+    if (owner.empty()) owner = owner_name(socket_path.parent_path());
+    const std::string who = owner.empty() ? "its owner" : owner;
+    return fmt::format(
+        "permission denied: the run belongs to {} ({} is theirs, mode 0600); only {}{} can "
+        "pause, resume, stop or save it",
+        owner.empty() ? "another user" : owner, socket_path.string(), who,
+        who == "root" ? "" : " (or root)");
+  }
+  return fmt::format("cannot reach the trainer at {} ({}); is the run still running? "
+                     "'lathe runs show' tells its state",
+                     socket_path.string(), std::strerror(err));
+}
 
 const char* control_request_name(ControlRequest r) { return kRequestNames[static_cast<int>(r)]; }
 
@@ -171,11 +201,9 @@ std::string send_control_request(const std::filesystem::path& socket_path, Contr
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw Error(fmt::format("cannot create socket: {}", std::strerror(errno)));
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address.addr), sizeof(address.addr)) != 0) {
-    std::string err = std::strerror(errno);
+    const int err = errno;
     ::close(fd);
-    throw Error(fmt::format("cannot reach the trainer at {} ({}); is the run still running? "
-                            "'lathe runs show' tells its state",
-                            socket_path.string(), err));
+    throw Error(control_connect_error(socket_path, err));
   }
   write_all(fd, std::string(control_request_name(request)) + "\n");
   std::string reply;

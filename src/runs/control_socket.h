@@ -49,8 +49,15 @@ class ControlServer {
 };
 
 // Sends one request to the trainer listening on `socket_path`; returns its answer line.
-// Throws lathe::Error when nothing listens there (the run is not running).
+// Throws lathe::Error when nothing listens there (the run is not running) or the socket is
+// another user's (control_connect_error).
+
 std::string send_control_request(const std::filesystem::path& socket_path, ControlRequest request,
                                  int timeout_ms = 3000);
+
+// The message for a failed connect(2) to `socket_path` with errno `err`: EACCES or EPERM mean
+// the run belongs to another user (the socket is mode 0600), named from the socket's owner or,
+// when that cannot be read, its folder's; anything else means nothing listens there.
+std::string control_connect_error(const std::filesystem::path& socket_path, int err);
 
 }  // namespace lathe

@@ -5,20 +5,47 @@
 #include <ctime>
 #include <fmt/format.h>
 
+#include "common/display_width.h"
 #include "common/error.h"
 
 namespace fs = std::filesystem;
 
 namespace lathe {
 
+namespace {
+
+constexpr std::size_t kMaxNameChars = 48;
+
+// Letters, digits and marks of any script stay in a run id (a folder name); what a shell, a
+// terminal or a file system treats specially becomes '-': ASCII punctuation and spaces, C1
+// controls, Unicode spaces, zero-width and bidirectional formatting characters (they hide or
+// reorder what is shown), noncharacters.
+bool keep_in_run_id(char32_t c) {
+  if (c < 0x80)
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+  if (c <= 0xA0 || c == 0xAD || c == 0x1680 || c == 0x180E || c == 0x3000 || c == 0xFEFF)
+    return false;
+  if ((c >= 0x2000 && c <= 0x200F) || (c >= 0x2028 && c <= 0x202F) ||
+      (c >= 0x205F && c <= 0x206F) || (c >= 0xFFF0 && c <= 0xFFFF) || (c >= 0xFDD0 && c <= 0xFDEF) ||
+      (c >= 0xE0000 && c <= 0xE0FFF) || (c & 0xFFFE) == 0xFFFE)
+    return false;
+  return true;
+}
+
+}  // namespace
+
 std::string sanitize_run_name(const std::string& name) {
   std::string out;
-  for (char c : name) {
-    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '.' || c == '_' || c == '-';
-    out += keep ? c : '-';
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < name.size() && chars < kMaxNameChars; ++chars) {
+    const Utf8Char ch = next_utf8_char(name, i);
+    if (ch.valid && keep_in_run_id(ch.code_point))
+      out.append(name, i, ch.length);
+    else
+      out += '-';
+    i += ch.length;
   }
-  if (out.size() > 48) out.resize(48);
   while (!out.empty() && (out.front() == '.' || out.front() == '-')) out.erase(out.begin());
   return out.empty() ? "run" : out;
 }

@@ -27,7 +27,9 @@ struct RunPaths {
 // "20261122-044800-demo": sortable by start time, readable, safe as a folder name.
 std::string make_run_id(const std::string& name, long long unix_time);
 
-// Turns a free-form name into [A-Za-z0-9._-] (others become '-'), at most 48 characters.
+// Turns a free-form name into a folder-name-safe one of at most 48 characters: letters and
+// digits of any script, '.', '_' and '-' stay; spaces, other ASCII punctuation, control and
+// formatting characters and invalid UTF-8 bytes become '-'; leading '.' and '-' are dropped.
 std::string sanitize_run_name(const std::string& name);
 
 // Creates runs_root/<run-id>/ with its subfolders; adds a numeric suffix if the id exists.

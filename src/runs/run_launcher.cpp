@@ -8,6 +8,7 @@
 #include "runs/detach.h"
 #include "runs/run_queue.h"
 #include "runs/run_status.h"
+#include "train/checkpoint_state.h"
 #include "train/train_config.h"
 
 namespace fs = std::filesystem;
@@ -91,6 +92,25 @@ void check_resumable(const RunPaths& run) {
     throw Error(fmt::format("{} is missing; the run cannot be resumed", run.profile().string()));
 }
 
+// Which checkpoint a resumed run goes on from, said before the worker starts when it is not
+// simply the newest one (the worker logs the same and sets the damaged ones aside).
+void add_resume_warnings(const RunPaths& run, std::vector<std::string>& warnings) {
+  const ResumePoint point = find_resume_point(run.dir);
+  for (const auto& [dir, why] : point.damaged)
+    warnings.push_back(fmt::format("checkpoints/{} cannot be loaded: {}",
+                                   dir.filename().string(), why));
+  if (point.damaged.empty()) return;
+  if (point.checkpoint)
+    warnings.push_back(fmt::format("run {} resumes from checkpoints/{} (step {}), the newest "
+                                   "checkpoint that loads; the damaged ones are set aside as "
+                                   "*.damaged",
+                                   run.run_id(), point.checkpoint->filename().string(),
+                                   point.step));
+  else
+    warnings.push_back(fmt::format("no checkpoint of run {} loads: it starts over from step 0",
+                                   run.run_id()));
+}
+
 }  // namespace
 
 std::string already_running_message(const fs::path& runs_root) {
@@ -102,7 +122,7 @@ std::string already_running_message(const fs::path& runs_root) {
                       run_state_name(effective_state(s)), s.step, s.total_steps, s.pid);
   }
   return fmt::format(
-      "{} is training in {} (one run at a time per machine). Wait for it, stop it "
+      "{} is training in {} (one run at a time per runs folder). Wait for it, stop it "
       "with 'lathe runs stop {}', or add --queue to start this run after it",
       who, runs_root.string(), active ? active->run_id() : "RUN");
 }
@@ -123,6 +143,7 @@ LaunchOutcome launch_run(const LaunchRequest& req) {
     out.runs_root = fs::absolute(out.run.dir).parent_path();
     check_resumable(out.run);
     out.resumed = true;
+    add_resume_warnings(out.run, out.warnings);
   }
 
   out.lock = TrainLock::try_acquire(out.runs_root);
@@ -134,10 +155,17 @@ LaunchOutcome launch_run(const LaunchRequest& req) {
   else
     mark_queued(out.run);
 
-  if (!out.lock) {
+  // Runs queued before this one whose worker is gone (killed, machine restarted) go first
+  // under --queue; a plain `lathe train` starts now and they follow it.
+  const bool older_queued = queued_runs(out.runs_root).size() > 1;
+  if (out.lock && older_queued && !req.queue && !req.foreground)
+    out.warnings.push_back(
+        "runs were queued while nothing was training (their worker was killed or the machine "
+        "restarted); they start after this run ('lathe runs queue' lists them)");
+  if (!out.lock || (req.queue && older_queued)) {
     // Published as queued; now try the lock again, so a run that ended meanwhile cannot leave
     // this one waiting for nobody.
-    out.lock = TrainLock::try_acquire(out.runs_root);
+    if (!out.lock) out.lock = TrainLock::try_acquire(out.runs_root);
     if (!out.lock) {
       out.queued = true;
       out.running = find_active_run(out.runs_root);

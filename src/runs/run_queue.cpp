@@ -2,6 +2,8 @@
 #include "runs/run_queue.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -85,6 +87,30 @@ std::optional<RunPaths> hand_on_queue(const std::filesystem::path& runs_root,
     note(log, fmt::format("cannot start the queued runs: {}", e.what()));
     lock.reset();
     return std::nullopt;
+  }
+}
+
+std::optional<RunPaths> restart_stalled_queue(const std::filesystem::path& runs_root,
+                                              const std::filesystem::path& exe,
+                                              std::string* advice) {
+  try {
+    const std::size_t waiting = queued_runs(runs_root).size();
+    if (waiting == 0 || find_active_run(runs_root)) return std::nullopt;
+    struct stat st {};
+    if (::stat(runs_root.c_str(), &st) != 0 || st.st_uid != ::geteuid()) {
+      if (advice)
+        *advice = fmt::format(
+            "{} queued run{} wait{} and nothing is training in {}: its owner starts the queue "
+            "with 'lathe runs queue --runs-dir {}'",
+            waiting, waiting == 1 ? "" : "s", waiting == 1 ? "s" : "", runs_root.string(),
+            runs_root.string());
+      return std::nullopt;
+    }
+    std::optional<TrainLock> lock = TrainLock::try_acquire(runs_root);
+    if (!lock) return std::nullopt;  // something trains (or is starting): it hands the queue on
+    return hand_on_queue(runs_root, lock, exe, nullptr);
+  } catch (const Error&) {
+    return std::nullopt;  // an unreadable or read-only folder: nothing this command can do
   }
 }
 

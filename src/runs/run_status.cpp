@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <fmt/format.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/display_width.h"
 #include "common/error.h"
 #include "io/atomic_file.h"
 
@@ -72,41 +75,115 @@ std::string run_status_to_json(const RunStatus& s) {
   return j.dump(2) + "\n";
 }
 
+namespace {
+
+// What a JSON value is, in a user's words, for "expected X, found Y".
+std::string json_kind(const nlohmann::json& v) {
+  switch (v.type()) {
+    case nlohmann::json::value_t::null: return "null";
+    case nlohmann::json::value_t::boolean: return fmt::format("the boolean {}", v.dump());
+    case nlohmann::json::value_t::number_integer:
+    case nlohmann::json::value_t::number_unsigned: return fmt::format("the whole number {}", v.dump());
+    case nlohmann::json::value_t::number_float: return fmt::format("the number {}", v.dump());
+    case nlohmann::json::value_t::string: {
+      return fmt::format("a string \"{}\"", truncate_to_width(v.get<std::string>(), 40, "..."));
+    }
+    case nlohmann::json::value_t::array: return "an array";
+    case nlohmann::json::value_t::object: return "an object";
+    default: return "something else";
+  }
+}
+
+// Reads the fields of one status.json, each checked for its type and range, so a damaged or
+// hand-edited file gets a message naming the field instead of a wrapped or wrong value.
+class StatusFields {
+ public:
+  StatusFields(const nlohmann::json& j, const std::string& source) : j_(j), source_(source) {}
+
+  std::string text(const char* key, const std::string& fallback) const {
+    const nlohmann::json* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_string()) throw wrong(key, "a string", *v);
+    return v->get<std::string>();
+  }
+
+  // nlohmann writes NaN and infinities as null: read back as NaN (a diverged run's last loss).
+  double number(const char* key) const {
+    const nlohmann::json* v = find(key);
+    if (!v) return 0;
+    if (v->is_null()) return std::numeric_limits<double>::quiet_NaN();
+    if (!v->is_number()) throw wrong(key, "a number", *v);
+    return v->get<double>();
+  }
+
+  // A whole number from 0 to `max`. Values past 2^63 arrive as unsigned and are compared as
+  // such, so they are refused instead of wrapping round to negative numbers.
+  template <typename T>
+  T whole(const char* key, T max) const {
+    const nlohmann::json* v = find(key);
+    if (!v) return T{0};
+    const auto limit = static_cast<std::uint64_t>(max);
+    if (v->is_number_unsigned() && v->get<std::uint64_t>() <= limit)
+      return static_cast<T>(v->get<std::uint64_t>());
+    if (v->is_number_integer() && v->get<std::int64_t>() >= 0 &&
+        static_cast<std::uint64_t>(v->get<std::int64_t>()) <= limit)
+      return static_cast<T>(v->get<std::int64_t>());
+    throw wrong(key, fmt::format("a whole number from 0 to {}", max), *v);
+  }
+
+ private:
+  const nlohmann::json* find(const char* key) const {
+    auto it = j_.find(key);
+    return it == j_.end() ? nullptr : &*it;
+  }
+
+  Error wrong(const char* key, const std::string& expected, const nlohmann::json& found) const {
+    return Error(fmt::format("{}: field \"{}\" should be {}, found {}; the run's status file is "
+                             "damaged or was edited by hand",
+                             source_, key, expected, json_kind(found)));
+  }
+
+  const nlohmann::json& j_;
+  const std::string& source_;
+};
+
+}  // namespace
+
 RunStatus run_status_from_json(const std::string& text, const std::string& source) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     throw Error(fmt::format("{}: not valid JSON; the run's status file is damaged", source));
+  constexpr auto kMaxI64 = std::numeric_limits<std::int64_t>::max();
+  constexpr auto kMaxInt = std::numeric_limits<int>::max();
+  const StatusFields f(j, source);
   RunStatus s;
-  try {
-    s.format = j.value("format", s.format);
-    s.run_id = j.value("run_id", "");
-    s.name = j.value("name", "");
-    std::string state = j.value("state", "queued");
-    auto parsed = parse_run_state(state);
-    if (!parsed) throw Error(fmt::format("unknown state '{}'", state));
-    s.state = *parsed;
-    s.pid = j.value("pid", 0LL);
-    s.pid_start_ticks = j.value("pid_start_ticks", 0ULL);
-    s.hostname = j.value("hostname", "");
-    s.step = j.value("step", std::int64_t{0});
-    s.total_steps = j.value("total_steps", std::int64_t{0});
-    s.epoch = j.value("epoch", 0);
-    s.total_epochs = j.value("total_epochs", 0);
-    s.last_loss = j.value("last_loss", 0.0);
-    s.started_at = j.value("started_at", 0.0);
-    s.updated_at = j.value("updated_at", 0.0);
-    s.finished_at = j.value("finished_at", 0.0);
-    s.last_error = j.value("last_error", "");
-    s.last_checkpoint = j.value("last_checkpoint", "");
-    s.base_model = j.value("base_model", "");
-    s.device = j.value("device", "");
-    s.peak_gpu_mib = j.value("peak_gpu_mib", 0.0);
-    s.last_peak_gpu_mib = j.value("last_peak_gpu_mib", 0.0);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: a field has the wrong type ({})", source, e.what()));
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", source, e.what()));
-  }
+  s.format = f.text("format", s.format);
+  s.run_id = f.text("run_id", "");
+  s.name = f.text("name", "");
+  const std::string state = f.text("state", "queued");
+  auto parsed = parse_run_state(state);
+  if (!parsed)
+    throw Error(fmt::format("{}: field \"state\" is \"{}\", not one of queued, running, paused, "
+                            "stopping, done, stopped, failed, interrupted",
+                            source, state));
+  s.state = *parsed;
+  s.pid = f.whole<long long>("pid", std::numeric_limits<int>::max());
+  s.pid_start_ticks = f.whole<unsigned long long>("pid_start_ticks", kMaxI64);
+  s.hostname = f.text("hostname", "");
+  s.step = f.whole<std::int64_t>("step", kMaxI64);
+  s.total_steps = f.whole<std::int64_t>("total_steps", kMaxI64);
+  s.epoch = f.whole<int>("epoch", kMaxInt);
+  s.total_epochs = f.whole<int>("total_epochs", kMaxInt);
+  s.last_loss = f.number("last_loss");
+  s.started_at = f.number("started_at");
+  s.updated_at = f.number("updated_at");
+  s.finished_at = f.number("finished_at");
+  s.last_error = f.text("last_error", "");
+  s.last_checkpoint = f.text("last_checkpoint", "");
+  s.base_model = f.text("base_model", "");
+  s.device = f.text("device", "");
+  s.peak_gpu_mib = f.number("peak_gpu_mib");
+  s.last_peak_gpu_mib = f.number("last_peak_gpu_mib");
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "io/atomic_file.h"
 #include "runs/control_socket.h"
+#include "train/checkpoint_state.h"
 #include "train/train_config.h"
 
 namespace lathe {
@@ -90,6 +91,27 @@ class ControlBridge {
   bool paused_ = false;
 };
 
+std::string relative_to_run(const RunPaths& run, const std::filesystem::path& p) {
+  return std::filesystem::relative(p, run.dir).generic_string();
+}
+
+// A complete checkpoint that no longer reads (cut short, damaged header) is renamed, not
+// deleted: it is never tried again, never counted among the kept checkpoints, and a later
+// checkpoint of the same step cannot collide with it.
+void set_damaged_checkpoints_aside(const RunPaths& run, const ResumePoint& point,
+                                   const RunLog& log) {
+  for (const auto& [dir, why] : point.damaged) {
+    std::string where;
+    try {
+      where = "; set aside as " + relative_to_run(run, set_checkpoint_aside(dir));
+    } catch (const Error& e) {
+      where = fmt::format(" ({})", e.what());
+    }
+    log.line(fmt::format("checkpoint {} cannot be loaded: {}{}", relative_to_run(run, dir), why,
+                         where));
+  }
+}
+
 RunStatus starting_status(const RunPaths& run) {
   RunStatus s;
   try {
@@ -120,11 +142,15 @@ TrainResult train(const RunPaths& run, RunRecorder& recorder, const RunLog& log,
   };
   callbacks.between_steps = [&] { return bridge.between_steps(); };
   std::unique_ptr<WorkerTrainer> trainer = options.factory(config, run.dir, callbacks);
-  if (auto checkpoint = latest_checkpoint(run.dir)) {
-    trainer->resume_from(*checkpoint);
-    log.line(fmt::format("resumed from {} at step {}",
-                         std::filesystem::relative(*checkpoint, run.dir).generic_string(),
-                         trainer->step()));
+  const ResumePoint point = find_resume_point(run.dir);
+  set_damaged_checkpoints_aside(run, point, log);
+  if (point.checkpoint) {
+    trainer->resume_from(*point.checkpoint);
+    log.line(fmt::format("resumed from {} at step {}{}", relative_to_run(run, *point.checkpoint),
+                         trainer->step(),
+                         point.damaged.empty() ? "" : " (the newest checkpoint that loads)"));
+  } else if (!point.damaged.empty()) {
+    log.line("no checkpoint of this run loads: training starts over from step 0");
   }
   recorder.restart_at(trainer->step());
   return trainer->run();
@@ -156,11 +182,11 @@ WorkerOutcome run_worker(const RunPaths& run, const WorkerOptions& options) {
   status.last_error = outcome.error;
   if (outcome.state == RunState::Failed) {
     log.line("failed: " + outcome.error);
-    if (auto checkpoint = latest_checkpoint(run.dir))
+    if (auto checkpoint = find_resume_point(run.dir).checkpoint)
       log.line(fmt::format(
           "the last good checkpoint is {}; 'lathe train --resume {}' continues "
           "from it once the problem is fixed",
-          std::filesystem::relative(*checkpoint, run.dir).generic_string(), run.run_id()));
+          relative_to_run(run, *checkpoint), run.run_id()));
   } else {
     log.line(fmt::format("{} at step {}: {}", run_state_name(outcome.state), outcome.result.steps,
                          outcome.result.final_file.empty()

@@ -1,7 +1,8 @@
 // The process that trains one run (`lathe train --worker RUN_DIR`, or in-process for
 // `--foreground`): marks the run running (pid + start ticks), serves control.sock, builds the
-// trainer from the frozen profile.toml, resumes from the newest complete checkpoint when there
-// is one (cutting metrics and events back to it), records progress, and ends the run as done,
+// trainer from the frozen profile.toml, resumes from the newest complete checkpoint that loads
+// when there is one (newer damaged ones are logged and set aside as step-XXXXXXXX.damaged;
+// metrics and events are cut back to the checkpoint), records progress, and ends the run as done,
 // stopped or failed with the error in status.json. Pause blocks between steps without using
 // CPU; stop and save-now are passed to the trainer, which writes the checkpoint and LoRA file.
 // SIGTERM and SIGINT (Ctrl-C in the foreground) ask for a stop with a save, like `runs stop`.

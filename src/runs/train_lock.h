@@ -1,4 +1,4 @@
-// "One GPU box = one run at a time", made race-free with flock(2) on <runs>/.train.lock. The
+// One run at a time per runs folder, made race-free with flock(2) on <runs>/.train.lock. The
 // process that trains holds an exclusive lock for its whole life; the kernel drops it when the
 // process dies in any way (kill -9, reboot), so a stale lock cannot exist. The launcher takes
 // the lock before creating a run and hands the very same open file (not a new lock) to the

@@ -58,7 +58,8 @@ OptimizerState read_optimizer(const fs::path& path) {
   return state;
 }
 
-std::vector<fs::path> complete_checkpoints(const fs::path& dir) {
+// Oldest first, under the checkpoints/ folder `dir`.
+std::vector<fs::path> complete_checkpoint_dirs(const fs::path& dir) {
   std::vector<fs::path> out;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return out;
@@ -71,10 +72,88 @@ std::vector<fs::path> complete_checkpoints(const fs::path& dir) {
   return out;
 }
 
+// state.json's position, profile hash and loss scaler into `c`; throws lathe::Error.
+void read_state_json(const fs::path& dir, CheckpointContents& c) {
+  try {
+    const auto state = nlohmann::json::parse(read_file(dir / "state.json"));
+    if (state.value("format", 0) != kFormat)
+      throw Error(fmt::format("state.json: format {} is not {}", state.value("format", 0), kFormat));
+    c.position.step = state.at("step").get<std::int64_t>();
+    c.position.epoch = state.at("epoch").get<std::int64_t>();
+    c.position.batch = state.at("batch").get<std::int64_t>();
+    c.position.epoch_loss_sum = state.at("epoch_loss_sum").get<double>();
+    c.position.epoch_loss_steps = state.at("epoch_loss_steps").get<std::int64_t>();
+    c.profile_hash = state.at("profile_hash").get<std::string>();
+    // Checkpoints written before fp16 loss scaling existed have none: the defaults.
+    c.loss_scaler.scale = state.value("loss_scale", c.loss_scaler.scale);
+    c.loss_scaler.growth_tracker = state.value("loss_scale_growth_tracker", c.loss_scaler.growth_tracker);
+    c.loss_scaler.skipped_steps = state.value("skipped_steps", c.loss_scaler.skipped_steps);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: malformed state.json: {}", dir.string(), e.what()));
+  }
+}
+
 }  // namespace
 
+std::vector<fs::path> complete_checkpoints(const fs::path& run_dir) {
+  std::vector<fs::path> all = complete_checkpoint_dirs(run_dir / "checkpoints");
+  std::reverse(all.begin(), all.end());
+  return all;
+}
+
+std::string checkpoint_defect(const fs::path& dir, std::int64_t* step) {
+  try {
+    CheckpointContents c;
+    read_state_json(dir, c);
+    // DONE holds the step it completed: a state.json from another save does not belong here.
+    const std::string done = read_file(dir / "DONE", 64);
+    if (done != fmt::format("{}\n", c.position.step))
+      return fmt::format("{}: DONE and state.json disagree on the step ({} and {})", dir.string(),
+                         done.substr(0, done.find('\n')), c.position.step);
+    SafetensorsFile lora(dir / "lora.safetensors");
+    SafetensorsFile optimizer(dir / "optimizer.safetensors");
+    const auto& meta = optimizer.metadata();
+    if (meta.count("type") == 0 || meta.count("scalars") == 0)
+      return fmt::format("{}: no optimizer type or scalars in the metadata",
+                         (dir / "optimizer.safetensors").string());
+    if (step) *step = c.position.step;
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
+ResumePoint find_resume_point(const fs::path& run_dir) {
+  ResumePoint point;
+  for (const fs::path& dir : complete_checkpoints(run_dir)) {
+    std::string defect = checkpoint_defect(dir, &point.step);
+    if (defect.empty()) {
+      point.checkpoint = dir;
+      return point;
+    }
+    point.damaged.emplace_back(dir, std::move(defect));
+  }
+  point.step = 0;
+  return point;
+}
+
+fs::path set_checkpoint_aside(const fs::path& dir) {
+  fs::path aside = dir;
+  aside += ".damaged";
+  std::error_code ec;
+  for (int n = 2; fs::exists(aside, ec); ++n) {
+    aside = dir;
+    aside += fmt::format(".damaged-{}", n);
+  }
+  fs::rename(dir, aside, ec);
+  if (ec)
+    throw Error(fmt::format("cannot rename the damaged checkpoint {} to {}: {}", dir.string(),
+                            aside.string(), ec.message()));
+  return aside;
+}
+
 std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) {
-  std::vector<fs::path> all = complete_checkpoints(run_dir / "checkpoints");
+  std::vector<fs::path> all = complete_checkpoint_dirs(run_dir / "checkpoints");
   if (all.empty()) return std::nullopt;
   return all.back();
 }
@@ -115,7 +194,7 @@ fs::path write_checkpoint(const fs::path& run_dir, const CheckpointContents& c, 
   if (ec) throw Error(fmt::format("cannot rename {} to {}: {}", tmp.string(), final_dir.string(), ec.message()));
   fsync_directory(root);
 
-  std::vector<fs::path> all = complete_checkpoints(root);
+  std::vector<fs::path> all = complete_checkpoint_dirs(root);
   for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < all.size(); ++i) fs::remove_all(all[i], ec);
   return final_dir;
 }
@@ -126,23 +205,9 @@ CheckpointContents read_checkpoint(const fs::path& dir) {
                             dir.string()));
   CheckpointContents c;
   try {
-    const auto state = nlohmann::json::parse(read_file(dir / "state.json"));
-    if (state.value("format", 0) != kFormat)
-      throw Error(fmt::format("state.json: format {} is not {}", state.value("format", 0), kFormat));
-    c.position.step = state.at("step").get<std::int64_t>();
-    c.position.epoch = state.at("epoch").get<std::int64_t>();
-    c.position.batch = state.at("batch").get<std::int64_t>();
-    c.position.epoch_loss_sum = state.at("epoch_loss_sum").get<double>();
-    c.position.epoch_loss_steps = state.at("epoch_loss_steps").get<std::int64_t>();
-    c.profile_hash = state.at("profile_hash").get<std::string>();
-    // Checkpoints written before fp16 loss scaling existed have none: the defaults.
-    c.loss_scaler.scale = state.value("loss_scale", c.loss_scaler.scale);
-    c.loss_scaler.growth_tracker = state.value("loss_scale_growth_tracker", c.loss_scaler.growth_tracker);
-    c.loss_scaler.skipped_steps = state.value("skipped_steps", c.loss_scaler.skipped_steps);
+    read_state_json(dir, c);
     c.lora = read_tensors(dir / "lora.safetensors");
     c.optimizer = read_optimizer(dir / "optimizer.safetensors");
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: malformed state.json: {}", dir.string(), e.what()));
   } catch (const Error&) {
     rethrow_with_context(fmt::format("reading checkpoint {}", dir.string()));
   }

@@ -1,8 +1,9 @@
 // A scripted stand-in for lathe::Trainer, for fast tests of the run layer: it reports the same
 // snapshots the real trainer does (Started, Step, Validation, Saved, EpochEnd), asks
 // between_steps before each step and obeys Stop / SaveNow, writes small marker files where the
-// real one writes LoRA files and checkpoints (checkpoints/step-N/DONE, so latest_checkpoint
-// finds them), and can fail at a given step as a NaN loss would.
+// real one writes LoRA files, real (one-tensor) checkpoints through write_checkpoint, so the
+// worker's resume finds and checks them as it does a real run's, and can fail at a given step
+// as a NaN loss would.
 #pragma once
 
 #include <cmath>
@@ -12,6 +13,7 @@
 
 #include "common/error.h"
 #include "runs/worker_trainer.h"
+#include "train/checkpoint_state.h"
 
 namespace lathe::test {
 
@@ -110,8 +112,12 @@ class FakeTrainer : public WorkerTrainer {
   }
   void save_checkpoint() {
     std::string rel = "checkpoints/" + checkpoint_dir_name(step_);
-    std::filesystem::create_directories(dir_ / rel);
-    std::ofstream(dir_ / rel / "DONE") << step_;
+    CheckpointContents c;
+    c.position.step = step_;
+    c.lora["lora_unet_fake.lora_down.weight"] = torch::full({2}, static_cast<float>(step_));
+    c.optimizer.type = "fake";
+    c.optimizer.tensors["fake.exp_avg"] = torch::zeros({2});
+    write_checkpoint(dir_, c, 1000);  // keeps every one, as the fake always did
     TrainProgress s = base(TrainProgress::Kind::Saved);
     s.saved_file = rel;
     cb_.on_progress(s);

@@ -224,3 +224,32 @@ TEST(RunWorker, ResumeCutsLogsBackAndMatchesAnUninterruptedRun) {
   EXPECT_EQ(steps.size(), 12u);  // each step once: the events after step 6 were cut
   for (std::int64_t s = 1; s <= 12; ++s) EXPECT_EQ(steps.count(s), 1u) << s;
 }
+
+TEST(RunWorker, ResumeSkipsADamagedNewestCheckpointAndSetsItAside) {
+  TempDir dir;
+  RunPaths run = make_run(dir);
+  FakePlan crash;
+  crash.checkpoint_every = 4;
+  crash.fail_at_step = 10;  // checkpoints at steps 4 and 8 (and the epoch ends at 4 and 8)
+  ASSERT_EQ(run_worker(run, options_for(crash)).state, RunState::Failed);
+  const auto newest = run.checkpoints() / "step-00000008";
+  ASSERT_TRUE(std::filesystem::exists(newest / "DONE"));
+  std::filesystem::resize_file(newest / "optimizer.safetensors", 20);  // cut short by a full disk
+
+  FakePlan rest;
+  rest.checkpoint_every = 4;
+  WorkerOutcome out = run_worker(run, options_for(rest));
+  ASSERT_EQ(out.state, RunState::Done) << out.error;
+  const std::string log = read_file(run.log());
+  EXPECT_NE(log.find("checkpoint checkpoints/step-00000008 cannot be loaded: "), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("optimizer.safetensors"), std::string::npos) << log;
+  EXPECT_NE(log.find("set aside as checkpoints/step-00000008.damaged"), std::string::npos) << log;
+  EXPECT_NE(log.find("resumed from checkpoints/step-00000004 at step 4 (the newest checkpoint "
+                     "that loads)"),
+            std::string::npos)
+      << log;
+  // Nothing was deleted: the damaged folder is kept under its new name.
+  EXPECT_TRUE(std::filesystem::exists(run.checkpoints() / "step-00000008.damaged" / "DONE"));
+  EXPECT_EQ(read_metrics(run.metrics()).steps.back().step, 12);
+}

@@ -1,10 +1,14 @@
 // The training lock and the queue: the lock is exclusive across open files (as across
 // processes), is released when its holder closes it (as when a process dies), and queued runs
-// come out oldest-queued first.
+// come out oldest-queued first; a queue whose worker was killed is started by the next look,
+// but never another user's as root; the busy message says the lock is per runs folder.
 #include "runs/train_lock.h"
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include "runs/run_launcher.h"
 #include "runs/run_queue.h"
 #include "runs/run_status.h"
 #include "temp_dir.h"
@@ -74,4 +78,70 @@ TEST(RunQueue, AWorkerThatCannotStartMarksTheRunFailed) {
   RunStatus after = read_run_status(a.status());
   EXPECT_EQ(after.state, RunState::Failed);
   EXPECT_NE(after.last_error.find("did not start"), std::string::npos) << after.last_error;
+}
+
+TEST(TrainLock, BusyMessageSaysTheLockIsPerRunsFolder) {
+  TempDir dir;
+  const std::string message = already_running_message(dir / "runs");
+  EXPECT_NE(message.find("one run at a time per runs folder"), std::string::npos) << message;
+  EXPECT_EQ(message.find("per machine"), std::string::npos) << message;
+}
+
+namespace {
+
+RunPaths queued_run(const std::filesystem::path& runs, const std::string& name, double at) {
+  RunPaths run = create_run_dir(runs, name, 1795300000);
+  RunStatus s;
+  s.state = RunState::Queued;
+  s.updated_at = at;
+  write_run_status(run.status(), s);
+  return run;
+}
+
+}  // namespace
+
+// The worker that should hand the queue on was killed: nothing holds the lock while a run
+// waits. restart_stalled_queue starts it (here /bin/false stands in for lathe, so the start
+// fails and the run is marked failed: proof that it was tried) and leaves the queue alone
+// while something trains.
+TEST(RunQueue, StalledQueueIsStartedWhenNothingHoldsTheLock) {
+  TempDir dir;
+  RunPaths waiting = queued_run(dir / "runs", "waiting", 100);
+  {
+    auto held = TrainLock::try_acquire(dir / "runs");  // a live worker holds it
+    ASSERT_TRUE(held);
+    EXPECT_FALSE(restart_stalled_queue(dir / "runs", "/bin/false").has_value());
+    EXPECT_EQ(read_run_status(waiting.status()).state, RunState::Queued);
+  }
+  // A run recorded as running by a live process: it hands the queue on itself.
+  RunPaths live = create_run_dir(dir / "runs", "live", 1795300100);
+  RunStatus s;
+  s.state = RunState::Running;
+  s.pid = ::getpid();
+  s.pid_start_ticks = process_start_ticks(s.pid);
+  write_run_status(live.status(), s);
+  EXPECT_FALSE(restart_stalled_queue(dir / "runs", "/bin/false").has_value());
+  EXPECT_EQ(read_run_status(waiting.status()).state, RunState::Queued);
+
+  // Its process gone (kill -9) and the lock free: the queue moves on.
+  s.pid_start_ticks += 1;
+  write_run_status(live.status(), s);
+  std::string advice;
+  restart_stalled_queue(dir / "runs", "/bin/false", &advice);
+  RunStatus after = read_run_status(waiting.status());
+  EXPECT_EQ(after.state, RunState::Failed);
+  EXPECT_NE(after.last_error.find("did not start"), std::string::npos) << after.last_error;
+  EXPECT_EQ(advice, "");
+}
+
+TEST(RunQueue, AnotherUsersStalledQueueIsLeftToItsOwnerWithAdvice) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the runs folder to another user";
+  TempDir dir;
+  RunPaths waiting = queued_run(dir / "runs", "theirs", 100);
+  ASSERT_EQ(::chown((dir / "runs").c_str(), 1, 1), 0);
+  std::string advice;
+  EXPECT_FALSE(restart_stalled_queue(dir / "runs", "/bin/false", &advice).has_value());
+  EXPECT_EQ(read_run_status(waiting.status()).state, RunState::Queued);  // not started as root
+  EXPECT_NE(advice.find("1 queued run waits and nothing is training"), std::string::npos) << advice;
+  EXPECT_NE(advice.find("lathe runs queue --runs-dir"), std::string::npos) << advice;
 }
