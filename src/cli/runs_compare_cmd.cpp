@@ -11,7 +11,9 @@
 
 #include "cli/command.h"
 #include "cli/runs_common.h"
+#include "common/display_width.h"
 #include "common/error.h"
+#include "common/terminal_text.h"
 #include "io/atomic_file.h"
 #include "runs/sparkline.h"
 #include "train/train_config.h"
@@ -102,7 +104,10 @@ int run_runs_compare(const Args& args) {
                                          r.basis == "validation loss" ? "val" : "train");
     std::optional<std::pair<double, double>> range;
     if (lo <= hi) range = std::make_pair(lo, hi);
-    std::cout << fmt::format("{:<32} {:<11} {:>6}  {:<24}  {}\n", v.paths.run_id(),
+    // Cut and padded in terminal cells: a long or CJK run id keeps the columns aligned.
+    std::cout << fmt::format("{} {:<11} {:>6}  {:<24}  {}\n",
+                             pad_to_width(terminal_safe(v.paths.run_id()), 32,
+                                          glyphs == SparkGlyphs::Unicode ? "\u2026" : "~"),
                              run_state_name(v.state), r.by_epoch.size(), best,
                              render_sparkline(loss_curve(v.metrics), width_of(v), glyphs, range));
   }

@@ -301,6 +301,24 @@ TEST(RunsCommands, ListKeepsColumnsForLongAndNonAsciiNames) {
   EXPECT_EQ(show.exit_code, 0) << show.output;
 }
 
+TEST(RunsCommands, CompareKeepsColumnsForLongCjkRunIds) {
+  TempDir dir;
+  synthetic_run(dir / "runs", "small", 4, {0.30, 0.25});
+  RunPaths large = synthetic_run(dir / "runs", "large", 8, {0.28, 0.20});
+  std::string cats;
+  for (int i = 0; i < 20; ++i) cats += "猫";
+  const fs::path renamed = dir / "runs" / ("20261121-222640-" + cats);  // 56 cells
+  fs::rename(large.dir, renamed);
+  CommandResult cmp = run_lathe_utf8("runs compare small " + q(renamed) + " --runs-dir " +
+                                     q(dir / "runs"));
+  ASSERT_EQ(cmp.exit_code, 0) << cmp.output;
+  const std::vector<std::string> lines = lines_of(cmp.output);
+  ASSERT_GE(lines.size(), 3u) << cmp.output;
+  EXPECT_EQ(column_of(lines[1], "done"), column_of(lines[0], "STATE")) << cmp.output;
+  EXPECT_EQ(column_of(lines[2], "done"), column_of(lines[0], "STATE")) << cmp.output;
+  EXPECT_NE(lines[2].find("\u2026"), std::string::npos) << cmp.output;
+}
+
 TEST(RunsCommands, HugeStepIsRefusedByNameAndTheLargestPrintsExactly) {
   TempDir dir;
   RunPaths big = bare_run(dir / "runs", "big", RunState::Done);
