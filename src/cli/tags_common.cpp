@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/terminal_text.h"
 #include "dataset/caption.h"
 #include "dataset/edit_scope.h"
 
@@ -21,6 +22,7 @@ EditScope scope_from(const Args& args) {
   EditScope s;
   for (const auto& f : args.values("file")) s.files.emplace_back(f);
   s.concepts = args.values("concept");
+  for (const auto& f : args.values("exclude")) s.excluded.emplace_back(f);
   for (const auto& t : args.values("where-tag")) s.where_tags.push_back(tag_argument(t));
   for (const auto& t : args.values("where-no-tag")) s.where_no_tags.push_back(tag_argument(t));
   return s;
@@ -33,24 +35,51 @@ std::size_t sample_count(const Args& args, const std::string& command) {
   return static_cast<std::size_t>(n);
 }
 
+// Captions the command left as they were: invalid UTF-8 for normalize (plan), changed on disk
+// while the batch was written (apply). Either makes the exit code 1.
+struct LeftUnchanged {
+  std::string file;
+  std::string reason;
+};
+
+std::vector<LeftUnchanged> left_unchanged(const EditPlan& plan, const ApplyResult* applied) {
+  std::vector<LeftUnchanged> out;
+  for (const auto& s : plan.skipped) out.push_back({s.rel_path, s.reason});
+  if (applied)
+    for (const auto& c : applied->left_alone)
+      out.push_back({c.rel_path, fmt::format("changed on disk while Lathe was writing the batch "
+                                             "({}): left as the other program wrote it; run the "
+                                             "command again to edit it",
+                                             c.change)});
+  return out;
+}
+
 void print_plan_text(const EditPlan& plan, const fs::path& root, std::size_t samples,
                      bool dry_run, const ApplyResult* applied) {
-  std::cout << fmt::format("{} ({}): {} of {} caption(s) {}\n", plan.op.describe(), plan.scope,
-                           plan.changes.size(), plan.files_matched,
+  // Tags, captions and file names come from the dataset: shown with control bytes escaped.
+  const std::size_t changed = applied ? applied->files_written : plan.changes.size();
+  std::cout << fmt::format("{} ({}): {} of {} caption(s) {}\n", terminal_safe(plan.op.describe()),
+                           terminal_safe(plan.scope), changed, plan.files_matched,
                            dry_run ? "would change (dry run, nothing written)" : "changed");
   if (plan.files_matched != plan.files_in_scope)
     std::cout << fmt::format("  {} caption(s) in scope, {} passed the tag filters\n",
                              plan.files_in_scope, plan.files_matched);
   for (std::size_t i = 0; i < plan.changes.size() && i < samples; ++i) {
     const auto& c = plan.changes[i];
-    std::cout << fmt::format("  {}\n    - {}\n    + {}\n", c.rel_path, caption_preview(c.before),
-                             caption_preview(c.after));
+    std::cout << fmt::format("  {}\n    - {}\n    + {}\n", terminal_safe(c.rel_path),
+                             terminal_safe(caption_preview(c.before)),
+                             terminal_safe(caption_preview(c.after)));
   }
   if (plan.changes.size() > samples && samples > 0)
     std::cout << fmt::format("  ... and {} more\n", plan.changes.size() - samples);
+  const auto left = left_unchanged(plan, applied);
+  if (!left.empty())
+    std::cout << fmt::format("{} caption(s) left unchanged:\n", left.size());
+  for (const auto& l : left)
+    std::cout << fmt::format("  {}: {}\n", terminal_safe(l.file), l.reason);
   if (applied && applied->batch)
     std::cout << fmt::format("journaled as batch #{}; undo with: lathe tags undo {}\n",
-                             applied->batch, root.string());
+                             applied->batch, terminal_safe(root.string()));
 }
 
 void print_plan_json(const EditPlan& plan, std::size_t samples, bool dry_run,
@@ -60,7 +89,7 @@ void print_plan_json(const EditPlan& plan, std::size_t samples, bool dry_run,
                    {"scope", plan.scope},
                    {"files_in_scope", plan.files_in_scope},
                    {"files_matched", plan.files_matched},
-                   {"files_changed", plan.changes.size()},
+                   {"files_changed", applied ? applied->files_written : plan.changes.size()},
                    {"dry_run", dry_run},
                    {"batch", applied && applied->batch ? nlohmann::json(applied->batch) : nullptr}};
   nlohmann::json list = nlohmann::json::array();
@@ -69,6 +98,10 @@ void print_plan_json(const EditPlan& plan, std::size_t samples, bool dry_run,
                     {"before", caption_preview(plan.changes[i].before)},
                     {"after", caption_preview(plan.changes[i].after)}});
   j["samples"] = list;
+  nlohmann::json left = nlohmann::json::array();
+  for (const auto& l : left_unchanged(plan, applied))
+    left.push_back({{"file", l.file}, {"reason", l.reason}});
+  j["left_unchanged"] = left;
   // Invalid UTF-8 in a caption must not abort the output: replace it in the JSON text.
   std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
@@ -85,6 +118,7 @@ std::vector<Option> edit_options() {
       {"file", "PATH", "only this caption file (or the caption of this image)", true},
       {"where-tag", "TAG", "only captions that have TAG", true},
       {"where-no-tag", "TAG", "only captions that lack TAG", true},
+      {"exclude", "PATH", "leave this caption file (or the caption of this image) out", true},
       {"dry-run", "", "show what would change; write nothing"},
       {"sample", "N", "before -> after examples to print (default 5)"},
       {"json", "", "machine-readable output"}};
@@ -118,7 +152,7 @@ std::string tag_argument(const std::string& raw) { return std::string(trim_ascii
 
 void report_recovery(const EditEngine& engine) {
   const auto& r = engine.journal().recovery();
-  if (r.happened) std::cerr << "lathe: " << r.message() << "\n";
+  if (r.happened) std::cerr << "lathe: " << terminal_safe(r.message()) << "\n";
 }
 
 AfterWriteHook test_pause_hook() {
@@ -149,9 +183,10 @@ int run_edit(const Args& args, const std::string& command, const EditOp& op) {
     result = engine.apply(std::move(plan), test_pause_hook());
     plan = std::move(shown);
   }
-  if (args.has("json")) print_plan_json(plan, samples, dry_run, dry_run ? nullptr : &result);
-  else print_plan_text(plan, root, samples, dry_run, dry_run ? nullptr : &result);
-  return kExitOk;
+  const ApplyResult* applied = dry_run ? nullptr : &result;
+  if (args.has("json")) print_plan_json(plan, samples, dry_run, applied);
+  else print_plan_text(plan, root, samples, dry_run, applied);
+  return left_unchanged(plan, applied).empty() ? kExitOk : kExitInputErrors;
 }
 
 }  // namespace lathe::cli::tags

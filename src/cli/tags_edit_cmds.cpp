@@ -11,10 +11,14 @@ namespace lathe::cli {
 namespace {
 
 const char* kScopeHelp =
-    "Scope: every caption of the dataset unless narrowed by --concept and --file; then only\n"
-    "captions that have every --where-tag and none of the --where-no-tag tags. Tags match\n"
-    "exactly as written. Every applied edit is one batch in DIR/.lathe/journal: see\n"
-    "'lathe tags undo', 'redo' and 'history'.";
+    "Scope: every caption of the dataset unless narrowed by --concept and --file, minus the\n"
+    "--exclude files (paths relative to the current folder or to DIR); then only captions\n"
+    "that have every --where-tag and none of the --where-no-tag tags. Tags match exactly as\n"
+    "written. Every applied edit is one batch in DIR/.lathe/journal: see 'lathe tags undo',\n"
+    "'redo' and 'history'.\n"
+    "Exit code 0: done; 1: a caption was left unchanged and listed (normalize: not valid\n"
+    "UTF-8; another program changed it while the batch was written), or an error wrote\n"
+    "nothing; 2: usage error.";
 
 CommandSpec edit_spec(const std::string& verb, const std::string& usage, const std::string& summary,
                       std::size_t positionals, std::function<int(const Args&)> run) {

@@ -29,13 +29,13 @@ std::string read_with_snapshot(const std::filesystem::path& path, FileSnapshot& 
 }
 
 std::optional<std::string> describe_change(const std::filesystem::path& path,
-                                           const FileSnapshot& snapshot, unsigned* mode_now) {
-  ReadFileInfo info;
+                                           const FileSnapshot& snapshot, FileStamp* now) {
+  FileStamp info;
   std::string bytes;
-  if (mode_now) *mode_now = 0;
+  if (now) *now = FileStamp{};
   try {
-    bytes = read_file(path, std::size_t(1) << 34, info);
-    if (mode_now) *mode_now = info.mode;
+    bytes = read_file_stamped(path, std::size_t(1) << 34, info);
+    if (now) *now = info;
   } catch (const Error& e) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec) && !ec) return std::string("it was deleted or renamed");

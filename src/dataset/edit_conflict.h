@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "io/file_stamp.h"
+
 namespace lathe {
 
 struct FileSnapshot {
@@ -25,11 +27,12 @@ std::string read_with_snapshot(const std::filesystem::path& path, FileSnapshot& 
                                std::size_t max_bytes);
 
 // nullopt when the file still matches `snapshot`; otherwise what changed ("its size went from
-// 12 to 40 bytes", "it was deleted", ...). `mode_now`, when given, receives the file's
-// permission bits as read for the check (0 when it could not be read).
+// 12 to 40 bytes", "it was deleted", ...). `now`, when given, receives the stamp of the file
+// as read for the check (known = false when it could not be read): the batch writer compares
+// it with the file once more right before replacing it.
 std::optional<std::string> describe_change(const std::filesystem::path& path,
                                            const FileSnapshot& snapshot,
-                                           unsigned* mode_now = nullptr);
+                                           FileStamp* now = nullptr);
 
 // The user-facing message for a refused write.
 std::string conflict_message(const std::filesystem::path& path, const std::string& change);

@@ -9,7 +9,9 @@
 #include "common/error.h"
 #include "common/parallel_for.h"
 #include "common/stopwatch.h"
+#include "dataset/caption.h"
 #include "dataset/dataset.h"
+#include "io/file_stamp.h"
 
 namespace lathe {
 namespace {
@@ -22,6 +24,24 @@ std::string relative_to_root(const fs::path& path, const fs::path& root) {
     throw Error(fmt::format("{} is outside the dataset {}; edit captions inside it",
                             path.string(), root.string()));
   return rel.generic_string();
+}
+
+// Reads one caption for a plan. A caption over the size limit stops the whole plan (an edit
+// must not silently skip a file it was asked to edit), so its message names the file and how
+// to leave it out of the scope.
+std::string read_caption(const CaptionRef& ref, const fs::path& root, FileSnapshot& snapshot) {
+  try {
+    return read_with_snapshot(ref.path, snapshot, kMaxCaptionBytes);
+  } catch (const Error&) {
+    const auto stamp = stamp_file(ref.path);
+    if (!stamp || static_cast<std::size_t>(stamp->size) <= kMaxCaptionBytes) throw;
+    throw Error(fmt::format(
+        "{} is {:.1f} MiB, more than the {} KiB Lathe reads as a caption, so this edit cannot "
+        "include it; nothing was written. Leave it out with --exclude {} (or narrow the scope "
+        "with --concept or --file), or cut the file down to its tags",
+        ref.path.string(), static_cast<double>(stamp->size) / 1048576.0,
+        kMaxCaptionBytes / 1024, relative_to_root(ref.path, root)));
+  }
 }
 
 std::string list_some(const std::vector<std::string>& files) {
@@ -59,13 +79,19 @@ EditPlan EditEngine::plan(const EditOp& op, const std::vector<CaptionRef>& capti
   // Each caption is read and edited on its own; reading 100,000 small files waits on the disk,
   // so they are read on several threads and gathered back in dataset order.
   std::vector<std::optional<PlannedChange>> changed(captions.size());
-  std::vector<char> matched(captions.size(), 0);
+  std::vector<char> matched(captions.size(), 0), bad_utf8(captions.size(), 0);
   parallel_for(captions.size(), [&](std::size_t i) {
     const CaptionRef& ref = captions[i];
     FileSnapshot snapshot;
-    std::string bytes = read_with_snapshot(ref.path, snapshot, kMaxCaptionBytes);
+    std::string bytes = read_caption(ref, root_, snapshot);
     if (filtered && !tags_in_scope(parse_caption_doc(bytes).tags(), scope)) return;
     matched[i] = 1;
+    // Normalizing rewrites every tag; bytes that are not UTF-8 are not text it can clean up
+    // (trimming and case folding would mix encodings), so such a caption is reported instead.
+    if (op.kind == EditOp::Kind::Normalize && !is_valid_utf8(bytes)) {
+      bad_utf8[i] = 1;
+      return;
+    }
     auto after = edit_caption_bytes(op, bytes);
     if (!after) return;
     changed[i] = PlannedChange{ref.path, relative_to_root(ref.path, root_), ref.concept_name,
@@ -74,6 +100,10 @@ EditPlan EditEngine::plan(const EditOp& op, const std::vector<CaptionRef>& capti
   for (std::size_t i = 0; i < captions.size(); ++i) {
     plan.files_matched += matched[i];
     if (changed[i]) plan.changes.push_back(std::move(*changed[i]));
+    if (bad_utf8[i])
+      plan.skipped.push_back({relative_to_root(captions[i].path, root_),
+                              "not valid UTF-8: left unchanged; fix its encoding (e.g. iconv -f "
+                              "latin1 -t utf-8), then normalize again"});
   }
   return plan;
 }
@@ -83,11 +113,13 @@ ApplyResult EditEngine::apply(EditPlan plan, const AfterWriteHook& hook) {
   if (plan.changes.empty()) return result;
   Stopwatch watch;
   // Every caption must still be as it was read (checked on several threads, like the reads).
+  // The stamps taken here are what the batch writer compares each caption with once more
+  // right before replacing it.
   std::vector<std::optional<std::string>> conflicts(plan.changes.size());
-  std::vector<unsigned> modes(plan.changes.size(), 0);
+  std::vector<FileStamp> stamps(plan.changes.size());
   parallel_for(plan.changes.size(), [&](std::size_t i) {
     const PlannedChange& c = plan.changes[i];
-    conflicts[i] = describe_change(c.path, c.snapshot, &modes[i]);
+    conflicts[i] = describe_change(c.path, c.snapshot, &stamps[i]);
   });
   std::vector<std::string> read_only;
   for (std::size_t i = 0; i < plan.changes.size(); ++i) {
@@ -98,7 +130,7 @@ ApplyResult EditEngine::apply(EditPlan plan, const AfterWriteHook& hook) {
       if (others) msg += fmt::format(" ({} other caption(s) changed too)", others);
       throw Error(msg);
     }
-    if (is_read_only_mode(modes[i])) read_only.push_back(plan.changes[i].rel_path);
+    if (is_read_only_mode(stamps[i].mode)) read_only.push_back(plan.changes[i].rel_path);
   }
   if (!read_only.empty())
     throw Error(fmt::format("{} caption file(s) are read-only: {}; nothing was written. Make them "
@@ -111,14 +143,14 @@ ApplyResult EditEngine::apply(EditPlan plan, const AfterWriteHook& hook) {
   records.reserve(plan.changes.size());
   for (std::size_t i = 0; i < plan.changes.size(); ++i) {
     PlannedChange& c = plan.changes[i];
-    records.push_back({c.rel_path, std::move(c.before), std::move(c.after), modes[i]});
+    records.push_back({c.rel_path, std::move(c.before), std::move(c.after), stamps[i]});
   }
   BatchHeader header;
   header.op = plan.op.name();
   header.summary = plan.op.describe();
   header.scope = plan.scope;
-  result.batch = journal_.apply(header, records, hook, &result.timings);
-  result.files_written = records.size();
+  result.batch = journal_.apply(header, records, hook, &result.timings, &result.left_alone);
+  result.files_written = records.size() - result.left_alone.size();
   return result;
 }
 

@@ -25,17 +25,28 @@ struct PlannedChange {
   std::string after;
 };
 
+// A caption in scope the plan leaves as it is, and why ("not valid UTF-8: left unchanged; fix
+// its encoding").
+struct SkippedCaption {
+  std::string rel_path;
+  std::string reason;
+};
+
 struct EditPlan {
   EditOp op;
   std::string scope;               // EditScope::describe()
   std::size_t files_in_scope = 0;  // captions of the chosen files / concepts
   std::size_t files_matched = 0;   // ... that pass the --where-tag / --where-no-tag filters
   std::vector<PlannedChange> changes;
+  std::vector<SkippedCaption> skipped;  // matched but left unchanged (normalize: bad UTF-8)
 };
 
 struct ApplyResult {
   int batch = 0;  // journal batch id; 0 when nothing changed
   std::size_t files_written = 0;
+  // Captions another program changed between the check and their write: left as they were,
+  // not journaled (the rest of the batch was written).
+  std::vector<LeftAlone> left_alone;
   EditTimings timings;
 };
 
@@ -52,13 +63,17 @@ class EditEngine {
   EditJournal& journal() { return journal_; }
   const EditJournal& journal() const { return journal_; }
 
-  // Reads every caption in `captions`, applies the scope's tag filters and the op.
-  // Throws lathe::Error for an invalid op or a caption that cannot be read.
+  // Reads every caption in `captions`, applies the scope's tag filters and the op. Normalize
+  // leaves a caption that is not valid UTF-8 as it is and lists it in `skipped` (its bytes
+  // are not text it can clean up). Throws lathe::Error for an invalid op or a caption that
+  // cannot be read (too big: the message says how to leave it out of the scope).
   EditPlan plan(const EditOp& op, const std::vector<CaptionRef>& captions,
                 const EditScope& scope) const;
 
   // Writes a plan through the journal. Throws lathe::Error, with nothing written, when a
-  // caption changed on disk since plan() read it or is marked read-only.
+  // caption changed on disk since plan() read it or is marked read-only. A caption that
+  // changes after that check, while the batch is being written, is left as it is and listed
+  // in ApplyResult::left_alone; the others are written and journaled.
   ApplyResult apply(EditPlan plan, const AfterWriteHook& hook = {});
 
  private:

@@ -21,6 +21,8 @@
 #include "dataset/edit_conflict.h"
 #include "io/atomic_batch.h"
 #include "io/atomic_file.h"
+#include "io/file_owner.h"
+#include "io/file_stamp.h"
 
 namespace lathe {
 namespace {
@@ -111,13 +113,24 @@ std::vector<int> ids_from(const json& j, const char* key) {
   return out;
 }
 
-// Reads a caption for recovery / undo checks; nullopt when it is missing or unreadable.
-std::optional<std::string> try_read(const fs::path& path) {
+// Reads a caption for recovery / undo checks, with the stamp of the file read when asked;
+// nullopt when it is missing or unreadable.
+std::optional<std::string> try_read(const fs::path& path, FileStamp* stamp = nullptr) {
   try {
-    return read_file(path);
+    FileStamp read;
+    std::string bytes = read_file_stamped(path, std::size_t(1) << 34, read);
+    if (stamp) *stamp = read;
+    return bytes;
   } catch (const Error&) {
     return std::nullopt;
   }
+}
+
+std::string list_left_alone(const std::vector<std::string>& files) {
+  std::string list;
+  for (std::size_t i = 0; i < files.size() && i < 5; ++i) list += " " + files[i];
+  if (files.size() > 5) list += " ...";
+  return list;
 }
 
 std::string temp_tag_for(int id) { return fmt::format("lathe-b{}", id); }
@@ -151,7 +164,7 @@ std::string RecoveryReport::message() const {
 }
 
 EditJournal::EditJournal(const fs::path& dataset_root, bool create)
-    : root_(dataset_root), dir_(dataset_root / ".lathe" / "journal") {
+    : root_(dataset_root), dir_(dataset_root / ".lathe" / "journal"), owner_(owner_of(root_)) {
   std::error_code ec;
   present_ = fs::is_directory(dir_, ec);
   if (!present_ && !create) return;
@@ -163,10 +176,22 @@ EditJournal::EditJournal(const fs::path& dataset_root, bool create)
                               dir_.string(), ec.message()));
     present_ = true;
   }
+  // Run as root (sudo), the journal stays the dataset owner's, so their own undo still works.
+  if (owner_) {
+    give_path_to(root_ / ".lathe", *owner_);
+    give_path_to(dir_, *owner_);
+  }
   const fs::path lock = dir_ / "lock";
   lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0)
     throw Error(fmt::format("cannot open {}: {}", lock.string(), std::strerror(errno)));
+  try {
+    if (owner_) give_fd_to(lock_fd_, *owner_, lock);
+  } catch (const Error&) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw;
+  }
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     ::close(lock_fd_);
     lock_fd_ = -1;
@@ -214,7 +239,12 @@ void EditJournal::save_state() const {
          {"pending", nullptr}};
   if (state_.pending_batch != 0)
     j["pending"] = json{{"batch", state_.pending_batch}, {"action", state_.pending_action}};
-  write_file_atomic(dir_ / "state.json", j.dump(1) + "\n");
+  write_owned(dir_ / "state.json", j.dump(1) + "\n");
+}
+
+void EditJournal::write_owned(const fs::path& path, const std::string& bytes) const {
+  if (owner_) write_file_atomic_owned(path, bytes, *owner_);
+  else write_file_atomic(path, bytes);
 }
 
 int EditJournal::next_id() const {
@@ -306,29 +336,33 @@ void EditJournal::recover() {
   save_state();
 }
 
-void EditJournal::move_batch(int id, const BatchHeader& header,
-                             const std::vector<JournalRecord>& records, Side from, Side to,
-                             const std::string& action, const AfterWriteHook& hook,
-                             EditTimings* timings) {
-  if (action != "apply") {
+std::vector<AtomicBatchSkip> EditJournal::move_batch(int id, const BatchHeader& header,
+                                                   const std::vector<JournalRecord>& records,
+                                                   Side from, Side to, const std::string& action,
+                                                   const AfterWriteHook& hook,
+                                                   EditTimings* timings) {
+  // What the batch writer compares each caption with right before replacing it: the stamps of
+  // the command's own check for an apply, of the check below for undo / redo.
+  std::vector<FileStamp> stamps(records.size());
+  if (action == "apply") {
+    for (std::size_t i = 0; i < records.size(); ++i) stamps[i] = records[i].checked;
+  } else {
     // Undo/redo must find every caption as the batch left it, or it would clobber a later
     // change made outside this journal.
     std::vector<std::string> changed;
-    for (const auto& r : records) {
-      auto current = try_read(root_ / r.rel_path);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const auto& r = records[i];
+      auto current = try_read(root_ / r.rel_path, &stamps[i]);
       if (!current || *current != (from == Side::Before ? r.before : r.after))
         changed.push_back(r.rel_path);
     }
     if (!changed.empty()) {
-      std::string list;
-      for (std::size_t i = 0; i < changed.size() && i < 5; ++i) list += " " + changed[i];
-      if (changed.size() > 5) list += " ...";
       throw Error(fmt::format(
           "cannot {} batch #{} ({}): {} caption file(s) changed since it was {}:{}; nothing was "
           "written. Put those files back as they were (or remove them from the dataset) and run "
           "{} again",
           action, id, header.summary, changed.size(), action == "undo" ? "applied" : "undone",
-          list, action));
+          list_left_alone(changed), action));
     }
   }
   Stopwatch pending_watch;
@@ -339,12 +373,25 @@ void EditJournal::move_batch(int id, const BatchHeader& header,
 
   std::vector<AtomicBatchEntry> writes;
   writes.reserve(records.size());
-  for (const auto& r : records)
-    writes.push_back({root_ / r.rel_path, to == Side::Before ? r.before : r.after, r.mode});
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    writes.push_back({root_ / r.rel_path, to == Side::Before ? r.before : r.after, 0u, &stamps[i],
+                      from == Side::Before ? r.before : r.after});
+  }
+  std::vector<AtomicBatchSkip> skipped;
   try {
-    write_files_atomic(writes, temp_tag_for(id), [&](std::size_t i) {
+    skipped = write_files_atomic(writes, temp_tag_for(id), [&](std::size_t i) {
       if (hook) hook(i + 1);
-    }, timings ? &timings->writes : nullptr);
+    }, timings ? &timings->writes : nullptr, before_write_check_);
+    // An undo or redo is all or nothing: half a batch undone would leave the history lying.
+    if (!skipped.empty() && action != "apply") {
+      std::vector<std::string> changed;
+      for (const auto& sk : skipped) changed.push_back(records[sk.index].rel_path);
+      throw Error(fmt::format("cannot {} batch #{} ({}): {} caption file(s) changed on disk while "
+                              "it was being written ({}):{}",
+                              action, id, header.summary, changed.size(), skipped[0].change,
+                              list_left_alone(changed)));
+    }
   } catch (const Error& e) {
     std::size_t restored = roll_back(id, records, from, nullptr);
     if (action == "apply") state_.rolled_back.push_back(id);
@@ -355,19 +402,23 @@ void EditJournal::move_batch(int id, const BatchHeader& header,
                             "changed",
                             e.what(), restored));
   }
+  return skipped;
 }
 
 int EditJournal::apply(BatchHeader header, const std::vector<JournalRecord>& records,
-                       const AfterWriteHook& hook, EditTimings* timings) {
+                       const AfterWriteHook& hook, EditTimings* timings,
+                       std::vector<LeftAlone>* left_alone) {
   if (!present_) throw Error("internal: the edit journal was opened read-only");
   Stopwatch watch;
   header.id = next_id();
   header.files = records.size();
   if (header.time_unix == 0) header.time_unix = static_cast<std::int64_t>(std::time(nullptr));
-  write_file_atomic(batch_path(header.id), serialize_batch(header, records));
+  write_owned(batch_path(header.id), serialize_batch(header, records));
   if (timings) timings->journal_s = watch.lap();
-  move_batch(header.id, header, records, Side::Before, Side::After, "apply", hook, timings);
+  const auto skipped =
+      move_batch(header.id, header, records, Side::Before, Side::After, "apply", hook, timings);
   watch.lap();
+  if (!skipped.empty() && !keep_written_only(header, records, skipped, left_alone)) return 0;
   state_.applied.push_back(header.id);
   // A new edit ends the redo chain, as in any editor; the batch files stay for history.
   state_.discarded.insert(state_.discarded.end(), state_.undone.begin(), state_.undone.end());
@@ -377,6 +428,40 @@ int EditJournal::apply(BatchHeader header, const std::vector<JournalRecord>& rec
   save_state();
   if (timings) timings->commit_s = watch.lap();
   return header.id;
+}
+
+bool EditJournal::keep_written_only(BatchHeader& header, const std::vector<JournalRecord>& records,
+                                    const std::vector<AtomicBatchSkip>& skipped,
+                                    std::vector<LeftAlone>* left_alone) {
+  std::vector<char> was_skipped(records.size(), 0);
+  for (const auto& sk : skipped) {
+    was_skipped[sk.index] = 1;
+    if (left_alone) left_alone->push_back({records[sk.index].rel_path, sk.change});
+  }
+  std::vector<JournalRecord> written;
+  for (std::size_t i = 0; i < records.size(); ++i)
+    if (!was_skipped[i]) written.push_back(records[i]);
+  try {
+    if (!written.empty()) {
+      header.files = written.size();
+      write_owned(batch_path(header.id), serialize_batch(header, written));
+      return true;
+    }
+  } catch (const Error& e) {
+    const std::size_t restored = roll_back(header.id, written, Side::Before, nullptr);
+    state_.rolled_back.push_back(header.id);
+    state_.pending_batch = 0;
+    state_.pending_action.clear();
+    save_state();
+    throw Error(fmt::format("{}; the {} caption(s) written were restored, so nothing changed",
+                            e.what(), restored));
+  }
+  // Every caption changed under the batch: nothing was written, the batch never happened.
+  state_.rolled_back.push_back(header.id);
+  state_.pending_batch = 0;
+  state_.pending_action.clear();
+  save_state();
+  return false;
 }
 
 std::optional<BatchHeader> EditJournal::undo(const AfterWriteHook& hook) {

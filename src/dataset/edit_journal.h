@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "io/atomic_batch.h"
+#include "io/file_owner.h"
+#include "io/file_stamp.h"
 
 namespace lathe {
 
@@ -30,9 +32,17 @@ struct JournalRecord {
   std::string rel_path;  // relative to the dataset root, '/' separated
   std::string before;
   std::string after;
-  // Permission bits the caption had when this command checked it, given to the new file;
-  // 0 (records read back from a batch file): looked up when writing.
-  unsigned mode = 0;
+  // The caption as this command's changed-on-disk check found it (holding `before`): the new
+  // file gets its mode and owner, and it is checked once more right before its rename. Not
+  // known (records read back from a batch file): looked up when writing.
+  FileStamp checked;
+};
+
+// A caption a batch left as it was because another program changed it between the
+// command's check and its write; the batch's journal records only the captions it wrote.
+struct LeftAlone {
+  std::string rel_path;
+  std::string change;  // "its size went from 12 to 40 bytes", ...
 };
 
 struct BatchHeader {
@@ -93,13 +103,17 @@ class EditJournal {
   const RecoveryReport& recovery() const { return recovery_; }
 
   // Journals the batch, writes every record's `after` bytes, commits. On a failed write the
-  // captions already written get their `before` bytes back, and the Error says so.
-  // Returns the batch id.
+  // captions already written get their `before` bytes back, and the Error says so. A caption
+  // found changed right before its write (records with a `checked` stamp) is left as it is
+  // and listed in `left_alone`; the batch then journals only the captions it wrote. Returns
+  // the batch id, or 0 when every caption was left alone (the batch is then rolled back).
   int apply(BatchHeader header, const std::vector<JournalRecord>& records,
-            const AfterWriteHook& hook = {}, EditTimings* timings = nullptr);
+            const AfterWriteHook& hook = {}, EditTimings* timings = nullptr,
+            std::vector<LeftAlone>* left_alone = nullptr);
 
   // Undo the newest applied batch / redo the newest undone one; nullopt when there is none.
-  // Refuses (lathe::Error, nothing written) when a caption changed since the batch ran.
+  // Refuses (lathe::Error, nothing written) when a caption changed since the batch ran, also
+  // when the change lands while the captions are being written.
   std::optional<BatchHeader> undo(const AfterWriteHook& hook = {});
   std::optional<BatchHeader> redo(const AfterWriteHook& hook = {});
 
@@ -107,6 +121,12 @@ class EditJournal {
 
   // Reads one batch file (tests and tools); throws lathe::Error when damaged.
   std::vector<JournalRecord> load_records(int id, BatchHeader* header = nullptr) const;
+
+  // Tests: called with a record's index right before the batch writer's last check of that
+  // caption and its rename, to change the caption in between as another program may.
+  void set_before_write_check(std::function<void(std::size_t)> fn) {
+    before_write_check_ = std::move(fn);
+  }
 
  private:
   struct State {
@@ -121,9 +141,18 @@ class EditJournal {
   void recover();
   std::filesystem::path batch_path(int id) const;
   int next_id() const;
-  void move_batch(int id, const BatchHeader& header, const std::vector<JournalRecord>& records,
-                  Side from, Side to, const std::string& action, const AfterWriteHook& hook,
-                  EditTimings* timings = nullptr);
+  std::vector<AtomicBatchSkip> move_batch(int id, const BatchHeader& header,
+                                          const std::vector<JournalRecord>& records, Side from,
+                                          Side to, const std::string& action,
+                                          const AfterWriteHook& hook,
+                                          EditTimings* timings = nullptr);
+  // After an apply that left some captions alone: the batch file keeps only the records
+  // written, so undo restores exactly what this batch did. False when nothing was written
+  // (the batch is then rolled back).
+  bool keep_written_only(BatchHeader& header, const std::vector<JournalRecord>& records,
+                         const std::vector<AtomicBatchSkip>& skipped,
+                         std::vector<LeftAlone>* left_alone);
+  void write_owned(const std::filesystem::path& path, const std::string& bytes) const;
   std::size_t roll_back(int id, const std::vector<JournalRecord>& records, Side target,
                         std::vector<std::string>* left_alone);
 
@@ -131,6 +160,8 @@ class EditJournal {
   std::filesystem::path dir_;
   bool present_ = false;
   int lock_fd_ = -1;
+  std::optional<FileOwner> owner_;  // the dataset folder's: everything under .lathe/ gets it
+  std::function<void(std::size_t)> before_write_check_;
   State state_;
   RecoveryReport recovery_;
 };

@@ -231,3 +231,55 @@ TEST(TagsCmd, KilledBatchIsRolledBackByTheNextCommand) {
   ASSERT_EQ(run_lathe("tags undo " + d.q()).exit_code, 0);
   EXPECT_EQ(d.bytes(), d.original);
 }
+
+// `tags normalize` leaves a caption that is not UTF-8 as it is and says so, in the text and in
+// --json, with exit code 1 (#14).
+TEST(TagsCmd, NormalizeReportsInvalidUtf8Captions) {
+  Dataset d;
+  d.add("10_jinx", 1, "  Jinx ,, caf\xE9  \n");  // Latin-1 bytes
+  d.add("5_vi", 1, " vi ,  solo,,solo\n");
+  auto r = run_lathe("tags normalize " + d.q());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "normalize (whole dataset): 1 of 2 caption(s) changed")) << r.output;
+  EXPECT_TRUE(contains(r.output, "1 caption(s) left unchanged:")) << r.output;
+  EXPECT_TRUE(contains(r.output, "10_jinx/0.txt: not valid UTF-8: left unchanged; fix its encoding"))
+      << r.output;
+  EXPECT_EQ(read_file(d.captions[0]), d.original[0]);
+  EXPECT_EQ(read_file(d.captions[1]), "vi, solo\n");
+
+  Dataset d2;
+  d2.add("10_jinx", 1, "caf\xE9,  x\n");
+  auto j = run_lathe("tags normalize " + d2.q() + " --json");
+  EXPECT_EQ(j.exit_code, 1) << j.output;
+  auto doc = nlohmann::json::parse(j.output);
+  ASSERT_EQ(doc["left_unchanged"].size(), 1u) << j.output;
+  EXPECT_EQ(doc["left_unchanged"][0]["file"], "10_jinx/0.txt");
+  EXPECT_NE(doc["left_unchanged"][0]["reason"].get<std::string>().find("not valid UTF-8"),
+            std::string::npos);
+  EXPECT_EQ(doc["files_changed"], 0);
+}
+
+// One caption over the size limit stops a whole-dataset edit with a message that names it and
+// how to leave it out; --exclude then edits the rest (#14).
+TEST(TagsCmd, OversizedCaptionNamesTheFileAndExcludeLeavesItOut) {
+  auto d = small_dataset();
+  const fs::path big = d->dir / "10_jinx" / "huge.txt";
+  write_text(big, std::string((1 << 20) + 100, 'x'));
+  auto r = run_lathe("tags remove " + d->q() + " blurry");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, big.string() + " is 1.0 MiB, more than the 1024 KiB")) << r.output;
+  EXPECT_TRUE(contains(r.output, "--exclude 10_jinx/huge.txt")) << r.output;
+  EXPECT_EQ(d->bytes(), d->original);
+
+  auto ok = run_lathe("tags remove " + d->q() + " blurry --exclude 10_jinx/huge.txt --exclude " +
+                      shell_quote((d->dir / "10_jinx" / "0.png").string()));
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_TRUE(contains(ok.output, "(whole dataset, excluding 2 files): 4 of 4 caption(s) changed"))
+      << ok.output;
+  EXPECT_EQ(read_file(d->captions[0]), d->original[0]);  // its image was excluded
+  EXPECT_EQ(read_file(d->captions[1]), "jinx, 1girl, smile\n");
+
+  auto typo = run_lathe("tags remove " + d->q() + " blurry --exclude 10_jinx/nope.txt");
+  EXPECT_EQ(typo.exit_code, 1) << typo.output;
+  EXPECT_TRUE(contains(typo.output, "--exclude 10_jinx/nope.txt: not a caption file")) << typo.output;
+}

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "dataset/edit_engine.h"
+#include "io/atomic_batch.h"
 #include "io/atomic_file.h"
 #include "temp_dir.h"
 
@@ -323,14 +324,12 @@ TEST(EditEngine, WriteFailureMidBatchRestoresWrittenFiles) {
   EditEngine engine(f.dir.path(), true);
   auto plan = engine.plan(op_of(K::Remove, "blurry"), f.refs, {});
   ASSERT_EQ(plan.changes.size(), 4u);
-  // After two captions are replaced, the third becomes a folder: its rename fails.
+  // After two captions are replaced, the third one's temp file vanishes: its rename fails.
+  // (A caption replaced by a folder instead is found by the last check and left alone.)
   const fs::path third = plan.changes[2].path;
   try {
     engine.apply(plan, [&](std::size_t written) {
-      if (written == 2) {
-        fs::remove(third);
-        fs::create_directories(third / "sub");
-      }
+      if (written == 2) fs::remove(batch_temp_path(third, "lathe-b1"));
     });
     FAIL();
   } catch (const Error& e) {
@@ -504,5 +503,168 @@ TEST(EditJournalProperty, RandomEditsThenUndoAllRestoreEveryByte) {
     EXPECT_EQ(f.bytes(), f.original) << "seed " << seed;
     for (int i = 0; i < applied; ++i) ASSERT_TRUE(engine.journal().redo()) << "seed " << seed;
     EXPECT_EQ(f.bytes(), final_bytes) << "seed " << seed;
+  }
+}
+
+// A caption another program changes after apply()'s check, while the batch is being written
+// (#14): it keeps that program's bytes, the rest of the batch is written, and the journal
+// records only what was written, so undo restores exactly those captions.
+namespace {
+
+const std::string kTheirs = "1girl, written by a tagger meanwhile\n";
+
+// Applies `op`, letting `other_program(path)` run right before the write of the change whose
+// caption is `victim`.
+ApplyResult apply_with_change(EditEngine& engine, const Fixture& f, const EditOp& op,
+                              const fs::path& victim) {
+  auto plan = engine.plan(op, f.refs, {});
+  std::vector<fs::path> order;
+  for (const auto& c : plan.changes) order.push_back(c.path);
+  engine.journal().set_before_write_check([order, victim](std::size_t i) {
+    if (order.at(i) == victim) write_text(victim, kTheirs);
+  });
+  return engine.apply(std::move(plan));
+}
+
+}  // namespace
+
+TEST(EditEngineRecheck, CaptionChangedWhileWritingIsLeftAloneAndNotJournaled) {
+  Fixture f(kCaptions);
+  EditEngine engine(f.dir.path(), true);
+  const ApplyResult r = apply_with_change(engine, f, op_of(K::Remove, "blurry"), f.refs[3].path);
+  EXPECT_EQ(r.batch, 1);
+  EXPECT_EQ(r.files_written, 3u);
+  ASSERT_EQ(r.left_alone.size(), 1u);
+  EXPECT_EQ(r.left_alone[0].rel_path, "10_c/3.txt");
+  EXPECT_FALSE(r.left_alone[0].change.empty());
+  const std::vector<std::string> after = {"1girl, solo\n", "\xEF\xBB\xBF" "smile\r\n", "solo, smile",
+                                          kTheirs, "a, b\nc\n"};
+  EXPECT_EQ(f.bytes(), after);
+  BatchHeader header;
+  const auto records = engine.journal().load_records(1, &header);
+  EXPECT_EQ(header.files, 3u);
+  ASSERT_EQ(records.size(), 3u);
+  for (const auto& rec : records) EXPECT_NE(rec.rel_path, "10_c/3.txt");
+  EXPECT_EQ(engine.journal().history().at(0).header.files, 3u);
+
+  // Undo gives back the bytes of the three captions written; the other program's stay.
+  engine.journal().set_before_write_check({});
+  ASSERT_TRUE(engine.journal().undo());
+  std::vector<std::string> undone = f.original;
+  undone[3] = kTheirs;
+  EXPECT_EQ(f.bytes(), undone);
+  ASSERT_TRUE(engine.journal().redo());
+  EXPECT_EQ(f.bytes(), after);
+  EXPECT_EQ(temp_files_in(f.dir.path()), 0u);
+}
+
+TEST(EditEngineRecheck, EveryCaptionChangedMeansNoBatch) {
+  Fixture f({"solo, blurry\n"});
+  EditEngine engine(f.dir.path(), true);
+  const ApplyResult r = apply_with_change(engine, f, op_of(K::Remove, "blurry"), f.refs[0].path);
+  EXPECT_EQ(r.batch, 0);
+  EXPECT_EQ(r.files_written, 0u);
+  ASSERT_EQ(r.left_alone.size(), 1u);
+  EXPECT_EQ(read_file(f.refs[0].path), kTheirs);
+  auto h = engine.journal().history();
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].status, BatchStatus::RolledBack);
+  EXPECT_FALSE(engine.journal().undo());
+  EXPECT_EQ(temp_files_in(f.dir.path()), 0u);
+}
+
+TEST(EditEngineRecheck, CaptionChangedWhileUndoingStopsTheUndo) {
+  Fixture f(kCaptions);
+  EditEngine engine(f.dir.path(), true);
+  apply_op(engine, f, op_of(K::Remove, "blurry"));
+  const auto applied = f.bytes();
+  const auto records = engine.journal().load_records(1);
+  const fs::path victim = f.dir / records.at(1).rel_path;
+  engine.journal().set_before_write_check([&](std::size_t i) {
+    if (f.dir / records.at(i).rel_path == victim) write_text(victim, kTheirs);
+  });
+  try {
+    engine.journal().undo();
+    FAIL() << "undo went through a caption changed under it";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(records.at(1).rel_path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nothing changed"), std::string::npos) << e.what();
+  }
+  // The captions the undo had written are back to the batch's bytes; the batch stays applied.
+  auto now = applied;
+  for (std::size_t i = 0; i < f.refs.size(); ++i)
+    if (f.refs[i].path == victim) now[i] = kTheirs;
+  EXPECT_EQ(f.bytes(), now);
+  EXPECT_EQ(engine.journal().history().at(0).status, BatchStatus::Applied);
+  EXPECT_EQ(temp_files_in(f.dir.path()), 0u);
+}
+
+// Run as root (sudo lathe tags ...), captions keep their owner, group and mode, and the
+// journal belongs to the dataset folder's owner, so that user's own undo works (#14).
+TEST(EditEngineOwner, RootEditKeepsCaptionAndJournalOwners) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make files owned by another user";
+  Fixture f(kCaptions);
+  for (const auto& e : fs::recursive_directory_iterator(f.dir.path()))
+    ASSERT_EQ(::chown(e.path().c_str(), 12345, 12345), 0);
+  ASSERT_EQ(::chown(f.dir.path().c_str(), 12345, 12345), 0);
+  ASSERT_EQ(::chmod(f.refs[0].path.c_str(), 0640), 0);
+  ASSERT_EQ(::chown(f.refs[2].path.c_str(), 12345, 100), 0);  // another group
+  auto owner = [](const fs::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return std::make_pair(st.st_uid, st.st_gid);
+  };
+  const auto check = [&] {
+    for (std::size_t i = 0; i < f.refs.size(); ++i)
+      EXPECT_EQ(owner(f.refs[i].path), std::make_pair(12345u, i == 2 ? 100u : 12345u)) << i;
+    struct stat st {};
+    ASSERT_EQ(::stat(f.refs[0].path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0640u);
+    for (const auto& e : fs::recursive_directory_iterator(f.dir / ".lathe"))
+      EXPECT_EQ(owner(e.path()), std::make_pair(12345u, 12345u)) << e.path();
+    EXPECT_EQ(owner(f.dir / ".lathe"), std::make_pair(12345u, 12345u));
+  };
+  {
+    EditEngine engine(f.dir.path(), true);
+    apply_op(engine, f, op_of(K::Remove, "blurry"));
+    check();
+    ASSERT_TRUE(fs::exists(f.dir / ".lathe/journal/batch-000001.lj"));
+    ASSERT_TRUE(fs::exists(f.dir / ".lathe/journal/state.json"));
+  }
+  {
+    EditEngine engine(f.dir.path(), true);
+    ASSERT_TRUE(engine.journal().undo());
+    EXPECT_EQ(f.bytes(), f.original);
+    check();
+  }
+}
+
+TEST(EditEngine, NormalizeReportsAndKeepsInvalidUtf8Captions) {
+  Fixture f({"  caf\xE9 ,  Solo,,solo\n", " 1girl ,  smile\n"});
+  EditEngine engine(f.dir.path(), true);
+  EditOp op = op_of(K::Normalize);
+  const auto plan = engine.plan(op, f.refs, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].rel_path, "10_c/1.txt");
+  ASSERT_EQ(plan.skipped.size(), 1u);
+  EXPECT_EQ(plan.skipped[0].rel_path, "10_c/0.txt");
+  EXPECT_NE(plan.skipped[0].reason.find("not valid UTF-8: left unchanged; fix its encoding"),
+            std::string::npos);
+  engine.apply(plan);
+  EXPECT_EQ(read_file(f.refs[0].path), f.original[0]);
+  EXPECT_EQ(read_file(f.refs[1].path), "1girl, smile\n");
+}
+
+TEST(EditEngine, OversizedCaptionNamesTheFileAndHowToLeaveItOut) {
+  Fixture f({"solo, blurry\n", std::string(kMaxCaptionBytes + 10, 'a')});
+  EditEngine engine(f.dir.path(), true);
+  try {
+    engine.plan(op_of(K::Remove, "blurry"), f.refs, {});
+    FAIL() << "an oversized caption was planned";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(f.refs[1].path.string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--exclude 10_c/1.txt"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--concept"), std::string::npos) << msg;
   }
 }
