@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "common/terminal_text.h"
 #include "tui/text_fit.h"
 
 namespace lathe::tui {
@@ -22,9 +23,13 @@ void Canvas::set_role(Role r) {
   wattr_set(win_, static_cast<attr_t>(theme_.attrs(r)), static_cast<short>(pair), &pair);
 }
 
+// Every string a screen draws passes terminal_safe first: tags, captions, file names and run
+// names come from files, and ncurses would send C1 controls and invalid bytes to the terminal
+// as they are (and a newline would wipe the rest of the row). Escaping before fitting also
+// keeps the widths right.
 int Canvas::text(int y, int x, std::string_view s, Role role, int width) {
   if (!clip(y, x, width)) return 0;
-  std::string cut = fit_text(s, width, glyphs_.ellipsis);
+  std::string cut = fit_text(terminal_safe(s), width, glyphs_.ellipsis);
   set_role(role);
   mvwaddnstr(win_, y - area_.y, x - area_.x, cut.c_str(), static_cast<int>(cut.size()));
   return display_width(cut);
@@ -32,7 +37,7 @@ int Canvas::text(int y, int x, std::string_view s, Role role, int width) {
 
 void Canvas::line(int y, int x, std::string_view s, int width, Role role) {
   if (!clip(y, x, width)) return;
-  std::string padded = pad_text(s, width, glyphs_.ellipsis);
+  std::string padded = pad_text(terminal_safe(s), width, glyphs_.ellipsis);
   set_role(role);
   mvwaddnstr(win_, y - area_.y, x - area_.x, padded.c_str(), static_cast<int>(padded.size()));
 }

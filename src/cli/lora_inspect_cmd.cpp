@@ -11,6 +11,7 @@
 
 #include "cli/command.h"
 #include "common/error.h"
+#include "common/terminal_text.h"
 #include "io/safetensors.h"
 #include "lora/lora_file_info.h"
 #include "models/checkpoint.h"
@@ -76,8 +77,10 @@ nlohmann::json to_json(const std::string& path, const LoRAFileInfo& info) {
   return j;
 }
 
+// Metadata, key names and the path come from the file: every one is shown with its control
+// bytes escaped (terminal_safe), so a LoRA cannot clear the screen or fake output lines.
 void print_text(const std::string& path, const LoRAFileInfo& info, bool keys) {
-  std::cout << fmt::format("{}\n", path);
+  std::cout << fmt::format("{}\n", terminal_safe(path));
   std::string parts;
   for (const auto& [p, n] : info.parts) parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", p, n);
   std::cout << fmt::format("  modules   {} ({})\n", info.modules.size(), parts);
@@ -90,15 +93,18 @@ void print_text(const std::string& path, const LoRAFileInfo& info, bool keys) {
   for (const auto& [d, n] : info.dtypes) dtypes += fmt::format("{}{} ({} tensors)", dtypes.empty() ? "" : ", ", d, n);
   std::cout << fmt::format("  dtypes    {}\n", dtypes);
   if (!info.other_keys.empty())
-    std::cout << fmt::format("  other keys {}: {}\n", info.other_keys.size(), list_some(info.other_keys));
+    std::cout << fmt::format("  other keys {}: {}\n", info.other_keys.size(),
+                             terminal_safe(list_some(info.other_keys)));
   std::cout << fmt::format("metadata ({} keys)\n", info.metadata.size());
+  std::vector<std::pair<std::string, std::string>> shown;
+  for (const auto& [k, v] : info.metadata) shown.emplace_back(terminal_safe(k), terminal_safe(pretty_value(k, v)));
   std::size_t width = 0;
-  for (const auto& kv : info.metadata) width = std::max(width, kv.first.size());
-  for (const auto& [k, v] : info.metadata) std::cout << fmt::format("  {:<{}}  {}\n", k, width, pretty_value(k, v));
+  for (const auto& kv : shown) width = std::max(width, kv.first.size());
+  for (const auto& [k, v] : shown) std::cout << fmt::format("  {:<{}}  {}\n", k, width, v);
   if (keys) {
     std::cout << "modules\n";
     for (const auto& m : info.modules)
-      std::cout << fmt::format("  {}  rank {}  alpha {}  {}  down [{}]\n", m.name, m.rank, alpha_text(m),
+      std::cout << fmt::format("  {}  rank {}  alpha {}  {}  down [{}]\n", terminal_safe(m.name), m.rank, alpha_text(m),
                                m.conv ? fmt::format("conv{}x{}", m.kernel, m.kernel) : "linear", fmt::join(m.down_shape, ", "));
   }
 }
@@ -118,7 +124,8 @@ CommandSpec lora_inspect_spec() {
     SafetensorsFile file(path);
     auto info = read_lora_file_info(file);
     if (args.has("json")) {
-      std::cout << to_json(path, info).dump(2) << "\n";
+      // Metadata that is not UTF-8 must not abort the output: replaced in the JSON text.
+      std::cout << to_json(path, info).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
       print_text(path, info, args.has("keys"));
     }

@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "common/error.h"
+#include "common/terminal_text.h"
 #include "models/checkpoint.h"
 
 namespace lathe::cli {
@@ -92,13 +93,14 @@ int print_json(const Checkpoint& ck, const std::map<Component, ComponentSummary>
 }
 
 int print_text(const Checkpoint& ck, const std::map<Component, ComponentSummary>& found) {
-  std::cout << fmt::format("{}\n", ck.path.string());
+  // Key names, metadata and paths come from the file: shown with control bytes escaped.
+  std::cout << fmt::format("{}\n", terminal_safe(ck.path.string()));
   std::cout << fmt::format("  layout      {}\n", ck.layout == CheckpointLayout::SingleFile
                                                      ? "single-file (original LDM keys)"
                                                      : "diffusers folder");
-  std::cout << fmt::format("  family      {}  [{}]\n", family_name(ck.family), ck.family_evidence);
-  std::cout << fmt::format("  prediction  {}  [{}]\n", prediction_name(ck.prediction), ck.prediction_source);
-  std::cout << fmt::format("  tokenizer   {}\n", tokenizer_text(ck));
+  std::cout << fmt::format("  family      {}  [{}]\n", family_name(ck.family), terminal_safe(ck.family_evidence));
+  std::cout << fmt::format("  prediction  {}  [{}]\n", prediction_name(ck.prediction), terminal_safe(ck.prediction_source));
+  std::cout << fmt::format("  tokenizer   {}\n", terminal_safe(tokenizer_text(ck)));
   std::cout << "  components\n";
   std::uint64_t total = 0;
   for (Component c : expected_components(ck.family)) {
@@ -115,7 +117,7 @@ int print_text(const Checkpoint& ck, const std::map<Component, ComponentSummary>
   std::cout << fmt::format("    {:<15} {:>5}          {:>9} params\n", "total", "", millions(total));
   if (!ck.ignored_keys.empty())
     std::cout << fmt::format("  ignored     {} tensor{} no network uses ({})\n", ck.ignored_keys.size(),
-                             ck.ignored_keys.size() == 1 ? "" : "s", list_some(ck.ignored_keys, 3));
+                             ck.ignored_keys.size() == 1 ? "" : "s", terminal_safe(list_some(ck.ignored_keys, 3)));
   return kExitOk;
 }
 

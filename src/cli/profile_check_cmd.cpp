@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "common/error.h"
+#include "common/terminal_text.h"
 #include "io/profile.h"
 #include "train/train_config.h"
 
@@ -97,7 +98,7 @@ int run_profile_check(const Args& args) {
   const std::string& file = args.positional(0);
   ProfileCheck check = check_train_profile(load_profile(file), args.values("set"));
   if (!check.ok()) {
-    for (const std::string& e : check.errors) std::cout << "error: " << e << "\n";
+    for (const std::string& e : check.errors) std::cout << "error: " << terminal_safe(e) << "\n";
     std::cout << fmt::format("{}: {} error{}\n", file, check.errors.size(),
                              check.errors.size() == 1 ? "" : "s");
     return kExitInputErrors;
@@ -117,7 +118,7 @@ int run_profile_check(const Args& args) {
       {"saving", saving_line(c.saving, c.output)},
   };
   for (const auto& [label, text] : lines) std::cout << fmt::format("  {:<11}{}\n", label, text);
-  for (const std::string& w : check.warnings) std::cout << "warning: " << w << "\n";
+  for (const std::string& w : check.warnings) std::cout << "warning: " << terminal_safe(w) << "\n";
   for (const std::string& m : missing) std::cout << (strict ? "error: " : "warning: ") << m << "\n";
   std::cout.flush();
   return strict && !missing.empty() ? kExitInputErrors : kExitOk;

@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "common/error.h"
+#include "common/terminal_text.h"
 #include "io/profile.h"
 #include "train/train_config.h"
 
@@ -75,25 +76,26 @@ void print_text(const std::string& file, const ProfileCheck& check) {
   std::cout << fmt::format(
       "# {}: effective values. Unmarked lines come from the file; \"# default\" and\n"
       "# \"# --set\" mark the others.\n",
-      file);
+      terminal_safe(file));
   std::string section;
   for (const ConfigEntry& e : config_entries(*check.config)) {
     if (e.section != section) {
       section = e.section;
       std::cout << (section.rfind("concepts[", 0) == 0
-                        ? fmt::format("\n[[concepts]]  # {}\n", section)
-                        : fmt::format("\n[{}]\n", section));
+                        ? fmt::format("\n[[concepts]]  # {}\n", terminal_safe(section))
+                        : fmt::format("\n[{}]\n", terminal_safe(section)));
     }
     KeySource src = source_of(check, e);
-    std::string line = e.toml.empty() ? fmt::format("# {} is not set", e.key)
-                                      : fmt::format("{} = {}", e.key, e.toml);
+    // Values come from the profile file: shown with control bytes escaped.
+    std::string line = terminal_safe(e.toml.empty() ? fmt::format("# {} is not set", e.key)
+                                                    : fmt::format("{} = {}", e.key, e.toml));
     const char* mark = src == KeySource::Default ? "# default" : src == KeySource::Override ? "# --set" : "";
     if (*mark)
       std::cout << fmt::format("{:<40} {}\n", line, mark);
     else
       std::cout << line << "\n";
   }
-  for (const std::string& w : check.warnings) std::cout << "# warning: " << w << "\n";
+  for (const std::string& w : check.warnings) std::cout << "# warning: " << terminal_safe(w) << "\n";
 }
 
 int run_profile_show(const Args& args) {
@@ -104,7 +106,7 @@ int run_profile_show(const Args& args) {
     return check.ok() ? kExitOk : kExitInputErrors;
   }
   if (!check.ok()) {
-    for (const std::string& e : check.errors) std::cout << "error: " << e << "\n";
+    for (const std::string& e : check.errors) std::cout << "error: " << terminal_safe(e) << "\n";
     return kExitInputErrors;
   }
   print_text(file, check);

@@ -10,6 +10,7 @@
 #include "cli/command.h"
 #include "cli/tags_common.h"
 #include "common/error.h"
+#include "common/terminal_text.h"
 #include "dataset/edit_engine.h"
 
 namespace lathe::cli {
@@ -40,11 +41,12 @@ int run_step(const Args& args, bool undo) {
     return kExitOk;
   }
   if (!header) {
-    std::cout << fmt::format("nothing to {} in {}\n", verb, root.string());
+    std::cout << fmt::format("nothing to {} in {}\n", verb, terminal_safe(root.string()));
     return kExitOk;
   }
   std::cout << fmt::format("{} batch #{}: {} ({}), {} caption(s) {}\n", undo ? "undid" : "redid",
-                           header->id, header->summary, header->scope, header->files,
+                           header->id, terminal_safe(header->summary),
+                           terminal_safe(header->scope), header->files,
                            undo ? "restored to their bytes before it" : "rewritten");
   return kExitOk;
 }
@@ -97,7 +99,7 @@ CommandSpec tags_history_command() {
       return kExitOk;
     }
     if (entries.empty()) {
-      std::cout << fmt::format("no caption edits journaled in {}\n", root.string());
+      std::cout << fmt::format("no caption edits journaled in {}\n", terminal_safe(root.string()));
       return kExitOk;
     }
     std::cout << fmt::format("{:>5}  {:<19}  {:>6}  {:<11}  {}\n", "batch", "time", "files",
@@ -105,7 +107,8 @@ CommandSpec tags_history_command() {
     for (const auto& e : entries)
       std::cout << fmt::format("{:>5}  {:<19}  {:>6}  {:<11}  {} ({})\n", "#" + std::to_string(e.header.id),
                                local_time(e.header.time_unix), e.header.files,
-                               to_string(e.status), e.header.summary, e.header.scope);
+                               to_string(e.status), terminal_safe(e.header.summary),
+                               terminal_safe(e.header.scope));
     return kExitOk;
   };
   return s;

@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "cli/tags_common.h"
 #include "common/error.h"
+#include "common/terminal_text.h"
 #include "dataset/tag_stats.h"
 
 namespace lathe::cli {
@@ -54,11 +55,12 @@ int run_stats(const Args& args) {
     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  std::cout << fmt::format("{}: {} captioned image(s), {} distinct tag(s)\n", scope, table.images,
-                           table.tags.size());
+  // Tags come from caption files: shown with control bytes escaped.
+  std::cout << fmt::format("{}: {} captioned image(s), {} distinct tag(s)\n", terminal_safe(scope),
+                           table.images, table.tags.size());
   for (std::size_t i = 0; i < shown; ++i)
     std::cout << fmt::format("  {:>6}  {:>5.1f}%  {}\n", table.tags[i].images,
-                             table.tags[i].percent, table.tags[i].tag);
+                             table.tags[i].percent, terminal_safe(table.tags[i].tag));
   if (shown < table.tags.size())
     std::cout << fmt::format("  ... {} more (--top 0 shows all)\n", table.tags.size() - shown);
   return kExitOk;

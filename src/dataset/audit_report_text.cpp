@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "common/terminal_text.h"
 #include "dataset/audit_report.h"
 
 namespace lathe {
@@ -34,10 +35,10 @@ void concepts_table(const AuditReport& r, std::string& out) {
     const ConceptBalance& b = r.balance.concepts[i];
     std::string share = c.regularization ? "reg" : fmt::format("{:.0f}%", b.share);
     const CaptionStyle style = c.caption_styles.style();
-    out += fmt::format("  {:<20} {:>7} {:>7} {:>9} {:>9} {:>6}  {:<9}  {}\n", c.folder, c.repeats,
+    out += fmt::format("  {:<20} {:>7} {:>7} {:>9} {:>9} {:>6}  {:<9}  {}\n", terminal_safe(c.folder), c.repeats,
                        c.images, c.captioned, b.per_epoch, share,
                        style == CaptionStyle::None ? "-" : caption_style_name(style),
-                       activation_text(c.activation));
+                       terminal_safe(activation_text(c.activation)));
   }
   out += "\n";
 }
@@ -50,7 +51,7 @@ void files_line(const AuditReport& r, const Finding& f, std::size_t limit, std::
   for (std::size_t k = 0; k < shown; ++k)
     line += fmt::format("{}{}", k ? ", " : "", relative_to_root(r.root, f.files[k]));
   if (f.files.size() > shown) line += fmt::format("{}... and {} more", shown ? ", " : "", f.files.size() - shown);
-  out += fmt::format("      {}\n", line);
+  out += fmt::format("      {}\n", terminal_safe(line));
 }
 
 void findings_section(const AuditReport& r, const TextReportOptions& o, std::string& out) {
@@ -71,9 +72,10 @@ void findings_section(const AuditReport& r, const TextReportOptions& o, std::str
       out += fmt::format("  {} ({})\n", all[i].code, end - i);
       std::size_t shown = std::min(end - i, o.max_examples);
       for (std::size_t k = i; k < i + shown; ++k) {
-        out += fmt::format("    {}\n", all[k].message);
+        // Messages quote file names, tags and caption text: control bytes shown escaped.
+        out += fmt::format("    {}\n", terminal_safe(all[k].message));
         files_line(r, all[k], o.max_examples, out);
-        if (!all[k].hint.empty()) out += fmt::format("      hint: {}\n", all[k].hint);
+        if (!all[k].hint.empty()) out += fmt::format("      hint: {}\n", terminal_safe(all[k].hint));
       }
       if (end - i > shown) out += fmt::format("    ... and {} more\n", end - i - shown);
       i = end;
@@ -111,7 +113,8 @@ void tags_section(const AuditReport& r, const TextReportOptions& o, std::string&
     for (std::size_t k = 0; k < t.tags.size() && k < o.top_tags; ++k)
       line += fmt::format("{}{} {:.0f}%", k ? ", " : "", t.tags[k].tag, t.tags[k].percent);
     if (t.tags.size() > o.top_tags) line += fmt::format(", ... ({} more)", t.tags.size() - o.top_tags);
-    out += fmt::format("  {}: {}\n", r.concepts[i].folder, line.empty() ? "-" : line);
+    out += fmt::format("  {}: {}\n", terminal_safe(r.concepts[i].folder),
+                       line.empty() ? "-" : terminal_safe(line));
   }
 }
 
@@ -119,7 +122,7 @@ void tags_section(const AuditReport& r, const TextReportOptions& o, std::string&
 
 std::string format_audit_text(const AuditReport& r, const TextReportOptions& o) {
   std::string out = fmt::format(
-      "Audit of {}: {}, {} ({} with captions){}\n\n", r.root.string(),
+      "Audit of {}: {}, {} ({} with captions){}\n\n", terminal_safe(r.root.string()),
       plural(r.concepts.size(), "concept", "concepts"), plural(r.images, "image", "images"),
       r.captioned, r.deep ? ", every image decoded" : "");
   concepts_table(r, out);
