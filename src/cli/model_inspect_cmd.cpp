@@ -87,6 +87,7 @@ int print_json(const Checkpoint& ck, const std::map<Component, ComponentSummary>
                                           {"parameters", s.parameters}, {"bytes", s.bytes},
                                           {"dtypes", s.dtypes}};
   }
+  j["ema_tensors"] = ck.ema_tensors;
   j["ignored_tensors"] = ck.ignored_keys;
   std::cout << j.dump(2) << "\n";
   return kExitOk;
@@ -115,6 +116,9 @@ int print_text(const Checkpoint& ck, const std::map<Component, ComponentSummary>
                              s.tensors, millions(s.parameters), s.bytes / 1048576.0, dtype_list(s.dtypes));
   }
   std::cout << fmt::format("    {:<15} {:>5}          {:>9} params\n", "total", "", millions(total));
+  if (ck.ema_tensors > 0)
+    std::cout << fmt::format("  ema         {} UNet tensors (model_ema.*; model.use_ema = true trains on them)\n",
+                             ck.ema_tensors);
   if (!ck.ignored_keys.empty())
     std::cout << fmt::format("  ignored     {} tensor{} no network uses ({})\n", ck.ignored_keys.size(),
                              ck.ignored_keys.size() == 1 ? "" : "s", terminal_safe(list_some(ck.ignored_keys, 3)));

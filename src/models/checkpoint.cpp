@@ -8,6 +8,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -37,6 +38,10 @@ constexpr PrefixRule kSingleFileRules[] = {
     {"conditioner.embedders.0.transformer.", Component::TextEncoder, KeyNaming::HFClip},
     {"conditioner.embedders.1.model.", Component::TextEncoder2, KeyNaming::OpenCLIP},
 };
+
+// The EMA copies of the UNet weights in a non-pruned single file (see ldm_ema_key); beside
+// them LitEma stores `model_ema.decay` and `model_ema.num_updates`.
+constexpr const char* kEmaUNetPrefix = "model_ema.diffusion_model";
 
 // Tensors single files carry that no network uses: the DDPM schedule buffers and EMA copy of
 // the LDM training wrapper, HF's position_ids buffer, OpenCLIP's logit_scale, marker keys.
@@ -167,6 +172,7 @@ void open_single_file(Checkpoint& ck, const fs::path& path) {
   for (const auto& k : keys) {
     if (is_ignorable_key(k)) {
       ck.ignored_keys.push_back(k);
+      if (starts_with(k, kEmaUNetPrefix)) ++ck.ema_tensors;
       continue;
     }
     const PrefixRule* rule = nullptr;
@@ -297,6 +303,53 @@ void open_diffusers(Checkpoint& ck, const fs::path& root) {
 
 std::string rel_key(const ComponentSource& s, const std::string& key) { return key.substr(s.prefix.size()); }
 
+// model.use_ema: the file must hold an EMA copy; its keys then feed the UNet, not the ignored list.
+void select_ema(Checkpoint& ck) {
+  if (ck.layout != CheckpointLayout::SingleFile)
+    throw Error(fmt::format("{}: model.use_ema is true, but only single-file checkpoints carry EMA weights "
+                            "(model_ema.*); a diffusers folder's unet/ is already the model to train; set "
+                            "model.use_ema = false",
+                            ck.path.string()));
+  if (ck.ema_tensors == 0)
+    throw Error(fmt::format("{}: model.use_ema is true, but the file has no EMA weights (model_ema.*): it is a "
+                            "pruned or EMA-only checkpoint; set model.use_ema = false to train on its weights",
+                            ck.path.string()));
+  ck.use_ema = true;
+  auto& ignored = ck.ignored_keys;
+  ignored.erase(std::remove_if(ignored.begin(), ignored.end(),
+                               [](const std::string& k) { return starts_with(k, kEmaUNetPrefix); }),
+                ignored.end());
+}
+
+// Points every UNet tensor at its EMA copy, which must exist with the same shape.
+void use_ema_copies(const Checkpoint& ck, std::map<std::string, TensorRef>& unet) {
+  const ComponentSource* s = ck.find(Component::UNet);
+  std::vector<std::string> missing, misshapen;
+  for (auto& [name, ref] : unet) {
+    const std::string key = ldm_ema_key(name);
+    if (!s->file->contains(key)) {
+      missing.push_back(key);
+      continue;
+    }
+    const TensorInfo& info = s->file->info(key);
+    if (info.shape != ref.view.info->shape) {
+      misshapen.push_back(fmt::format("{} [{}] for {}{} [{}]", key, fmt::join(info.shape, ", "), s->prefix, name,
+                                      fmt::join(ref.view.info->shape, ", ")));
+      continue;
+    }
+    ref.source_key = key;
+    ref.view = s->file->view(key);
+  }
+  if (!missing.empty() || !misshapen.empty())
+    throw Error(fmt::format("{}: model.use_ema: the EMA copy does not cover the UNet: {}{}; set model.use_ema = "
+                            "false to train on the file's weights",
+                            ck.path.string(),
+                            missing.empty() ? "" : fmt::format("{} of {} EMA tensors missing ({})", missing.size(),
+                                                               unet.size(), list_some(missing, 3)),
+                            misshapen.empty() ? "" : fmt::format("{}{} of another shape ({})", missing.empty() ? "" : "; ",
+                                                                 misshapen.size(), list_some(misshapen, 2))));
+}
+
 }  // namespace
 
 const char* layout_name(CheckpointLayout l) {
@@ -333,6 +386,7 @@ Checkpoint open_checkpoint(const fs::path& path, const CheckpointOptions& option
   if (is_pickle_extension(path)) refuse_pickle(path);
   if (fs::is_directory(path)) open_diffusers(ck, path);
   else open_single_file(ck, path);
+  if (options.use_ema) select_ema(ck);
   if (options.prediction) {
     ck.prediction = *options.prediction;
     ck.prediction_source = "stated";
@@ -405,6 +459,7 @@ std::map<std::string, TensorRef> component_tensors(const Checkpoint& ck, Compone
                             unknown.empty() ? "" : fmt::format("{} unexpected tensors ({})", unknown.size(), list_some(unknown)),
                             unknown.empty() || twice.empty() ? "" : "; ",
                             twice.empty() ? "" : fmt::format("{} names stored twice ({})", twice.size(), list_some(twice))));
+  if (c == Component::UNet && ck.use_ema) use_ema_copies(ck, out);
   return out;
 }
 

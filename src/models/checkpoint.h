@@ -50,6 +50,9 @@ struct ComponentSource {
 
 struct CheckpointOptions {
   std::optional<PredictionType> prediction;  // the user's statement wins over any guess
+  // The UNet from the EMA copy a non-pruned single file carries (`model_ema.*`, model.use_ema)
+  // instead of its trained weights; open_checkpoint throws when the file has none.
+  bool use_ema = false;
 };
 
 struct Checkpoint {
@@ -63,6 +66,8 @@ struct Checkpoint {
   std::vector<std::unique_ptr<SafetensorsFile>> files;
   std::vector<ComponentSource> components;
   std::vector<std::string> ignored_keys;  // EMA copies, schedule buffers, position_ids, ...
+  std::size_t ema_tensors = 0;  // model_ema.* weight copies (0: a pruned file, or none kept)
+  bool use_ema = false;         // component_tensors(UNet) reads the EMA copy (CheckpointOptions)
 
   const ComponentSource* find(Component c) const;
 };

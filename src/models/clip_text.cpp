@@ -64,6 +64,44 @@ CLIPTextConfig clip_text_config_from_hf(const nlohmann::json& j, const std::stri
   }
 }
 
+CLIPTextConfig detect_clip_text_config(const std::map<std::string, std::vector<std::int64_t>>& shapes,
+                                       bool quick_gelu, const std::string& source) {
+  auto shape = [&](const std::string& key, std::size_t dims) -> const std::vector<std::int64_t>& {
+    auto it = shapes.find(key);
+    if (it == shapes.end())
+      throw Error(fmt::format("{}: text encoder tensor `{}` not found; is this a CLIP text encoder?", source, key));
+    if (it->second.size() != dims)
+      throw Error(fmt::format("{}: text encoder tensor `{}` should have {} dimensions, has {}", source, key, dims,
+                              it->second.size()));
+    return it->second;
+  };
+  CLIPTextConfig c;
+  const auto& token = shape("text_model.embeddings.token_embedding.weight", 2);
+  c.vocab_size = token[0];
+  c.hidden_size = token[1];
+  c.max_positions = shape("text_model.embeddings.position_embedding.weight", 2)[0];
+  // The highest layer index, so a gap shows as missing tensors when the weights load.
+  const std::string layer_prefix = "text_model.encoder.layers.";
+  c.layers = 0;
+  for (const auto& [key, dims] : shapes) {
+    if (key.compare(0, layer_prefix.size(), layer_prefix) != 0) continue;
+    const auto dot = key.find('.', layer_prefix.size());
+    const std::string index = key.substr(layer_prefix.size(), dot - layer_prefix.size());
+    if (index.empty() || index.size() > 4 || index.find_first_not_of("0123456789") != std::string::npos) continue;
+    c.layers = std::max<std::int64_t>(c.layers, std::stoll(index) + 1);
+  }
+  if (c.layers == 0)
+    throw Error(fmt::format("{}: the text encoder has no layers (text_model.encoder.layers.N)", source));
+  c.intermediate_size = shape("text_model.encoder.layers.0.mlp.fc1.weight", 2)[0];
+  c.heads = c.hidden_size % 64 == 0 ? c.hidden_size / 64 : 1;
+  c.quick_gelu = quick_gelu;
+  if (auto it = shapes.find("text_projection.weight"); it != shapes.end()) {
+    c.projection_dim = shape("text_projection.weight", 2)[0];
+  }
+  c.eos_token_id = c.vocab_size - 1;  // 49407 in OpenAI's vocabulary; the tiny models' end id too
+  return c;
+}
+
 CLIPAttentionImpl::CLIPAttentionImpl(std::int64_t dim, std::int64_t heads_) : heads(heads_) {
   q_proj = register_module("q_proj", nn::Linear(dim, dim));
   k_proj = register_module("k_proj", nn::Linear(dim, dim));

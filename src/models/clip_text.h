@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,16 @@ struct CLIPTextConfig {
 
 // From a Hugging Face CLIPTextConfig config.json; throws lathe::Error naming `source`.
 CLIPTextConfig clip_text_config_from_hf(const nlohmann::json& config, const std::string& source);
+
+// From the canonical (Hugging Face) names and shapes of a checkpoint's text encoder, as single
+// files carry no config: layers from the highest layer index, width and vocabulary from the
+// token embedding, positions from the position embedding, MLP width from fc1, a projection when
+// text_projection is there, heads = width / 64 (every released CLIP text tower; widths that are
+// not a multiple of 64, as in tiny test models, get one head), end-of-text id = vocabulary - 1.
+// The activation is not in the shapes: `quick_gelu` for OpenAI CLIP, exact GELU for OpenCLIP.
+// Throws lathe::Error naming `source` when a needed tensor is missing or malformed.
+CLIPTextConfig detect_clip_text_config(const std::map<std::string, std::vector<std::int64_t>>& shapes,
+                                       bool quick_gelu, const std::string& source);
 
 struct CLIPTextOutput {
   std::vector<torch::Tensor> hidden_states;  // [layers + 1] x [B, T, C]; 0 = the embeddings

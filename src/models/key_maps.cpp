@@ -255,6 +255,13 @@ bool openclip_key_is_unused(const std::string& key) {
   return key == "logit_scale" || key == "attn_mask";
 }
 
+std::string ldm_ema_key(const std::string& unet_key) {
+  std::string out = "model_ema.diffusion_model";
+  for (char ch : unet_key)
+    if (ch != '.') out += ch;
+  return out;
+}
+
 std::string hf_clip_modern_name(const std::string& key) {
   for (const char* legacy : {"embeddings.", "encoder.", "final_layer_norm."})
     if (starts_with(key, legacy)) return "text_model." + key;

@@ -69,6 +69,12 @@ std::optional<ClipKeyPart> hf_to_openclip(const std::string& key);
 // OpenCLIP tensors no Lathe module uses (logit_scale, attn_mask).
 bool openclip_key_is_unused(const std::string& key);
 
+// The EMA copy of an LDM UNet weight in a non-pruned single file: LitEma registers each
+// parameter of the LDM `model` wrapper as a buffer named without its dots, so
+// `input_blocks.1.1.norm.weight` (under `model.diffusion_model.`) is stored as
+// `model_ema.diffusion_modelinput_blocks11normweight`. `unet_key` is without prefix.
+std::string ldm_ema_key(const std::string& unet_key);
+
 // HF CLIP as stored under `cond_stage_model.transformer.` by old transformers versions, with no
 // `text_model.` level: returns the modern name (unchanged when already modern).
 std::string hf_clip_modern_name(const std::string& key);

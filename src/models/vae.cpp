@@ -57,6 +57,32 @@ VAEConfig vae_config_from_diffusers(const nlohmann::json& j, const std::string& 
   }
 }
 
+VAEConfig detect_vae_config(const std::map<std::string, std::vector<std::int64_t>>& shapes, double scaling_factor,
+                            const std::string& source) {
+  auto shape = [&](const std::string& key) -> const std::vector<std::int64_t>& {
+    auto it = shapes.find(key);
+    if (it == shapes.end() || it->second.size() != 4)
+      throw Error(fmt::format("{}: VAE tensor `{}` {}; is this an SD VAE?", source, key,
+                              it == shapes.end() ? "not found" : "is not a conv kernel"));
+    return it->second;
+  };
+  auto has = [&](const std::string& key) { return shapes.count(key) > 0; };
+  VAEConfig c;
+  c.in_channels = shape("encoder.conv_in.weight")[1];
+  c.out_channels = shape("decoder.conv_out.weight")[0];
+  c.latent_channels = shape("encoder.conv_out.weight")[0] / 2;  // mean and log-variance
+  c.block_out_channels.clear();
+  for (int level = 0; has(fmt::format("encoder.down.{}.block.0.conv2.weight", level)); ++level)
+    c.block_out_channels.push_back(shape(fmt::format("encoder.down.{}.block.0.conv2.weight", level))[0]);
+  if (c.block_out_channels.empty())
+    throw Error(fmt::format("{}: VAE tensor `encoder.down.0.block.0.conv2.weight` not found; is this an SD VAE?",
+                            source));
+  c.layers_per_block = 0;
+  while (has(fmt::format("encoder.down.0.block.{}.conv2.weight", c.layers_per_block))) ++c.layers_per_block;
+  c.scaling_factor = scaling_factor;
+  return c;
+}
+
 VAEResnetImpl::VAEResnetImpl(std::int64_t in, std::int64_t out, std::int64_t groups) {
   norm1 = register_module("norm1", make_group_norm(groups, in, kEps));
   conv1 = register_module("conv1", conv(in, out, 3, 1, 1));

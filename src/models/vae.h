@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,13 @@ struct VAEConfig {
 
 // From a diffusers AutoencoderKL config.json; throws lathe::Error naming `source` and the key.
 VAEConfig vae_config_from_diffusers(const nlohmann::json& config, const std::string& source);
+
+// From the canonical (LDM) names and shapes of a VAE, as single files and standalone VAE files
+// carry no config: levels and widths from encoder.down.N, resnets per level, image and latent
+// channels from the convs; 32 norm groups (every released VAE); `scaling_factor` is the family's.
+// Throws lathe::Error naming `source` when a needed tensor is missing.
+VAEConfig detect_vae_config(const std::map<std::string, std::vector<std::int64_t>>& shapes,
+                            double scaling_factor, const std::string& source);
 
 // Reference: ldm.modules.diffusionmodules.model.ResnetBlock without time input (GroupNorm eps
 // 1e-6, SiLU, nin_shortcut 1x1 when channel counts differ).

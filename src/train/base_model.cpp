@@ -35,17 +35,48 @@ UNetConfig unet_config_of(const Checkpoint& ckpt) {
   return detect_unet_config(component_shapes(ckpt, Component::UNet), ckpt.path.string());
 }
 
-CLIPTextConfig clip_config_of(const Checkpoint& ckpt, Component c) {
+CLIPTextConfig clip_config_of(const Checkpoint& ckpt, Component c,
+                              const std::map<std::string, TensorRef>& tensors) {
   const ComponentSource* src = ckpt.find(c);
   if (src && !src->config.empty()) return clip_text_config_from_hf(read_json(src->config), src->config.string());
-  if (c == Component::TextEncoder2) return CLIPTextConfig::vit_bigg14();
-  return ckpt.family == ModelFamily::SD2 ? CLIPTextConfig::vit_h14() : CLIPTextConfig::vit_l14();
+  std::map<std::string, std::vector<std::int64_t>> shapes;
+  for (const auto& [name, ref] : tensors) shapes[name] = ref.shape;
+  // OpenAI's CLIP (SD 1.x, SDXL encoder 1) uses QuickGELU; OpenCLIP towers exact GELU.
+  const bool quick_gelu = !src || src->naming != KeyNaming::OpenCLIP;
+  return detect_clip_text_config(shapes, quick_gelu,
+                                 fmt::format("{} ({})", ckpt.path.string(), component_name(c)));
 }
 
-VAEConfig vae_config_of(const Checkpoint& ckpt) {
+// SD 2.x conditions on the penultimate layer of its OpenCLIP tower (LDM's FrozenOpenCLIPEmbedder
+// layer = "penultimate"), so the last layer never runs. A single file stores the whole tower
+// (24 layers in the released models); diffusers folders and kohya's loader drop the last layer
+// (23). Lathe drops it too, so both layouts give the same module, the same output and the same
+// LoRA module names. Returns the note for the run log, or "".
+std::string drop_unused_last_layer(const Checkpoint& ckpt, CLIPTextConfig& config,
+                                   std::map<std::string, TensorRef>& tensors) {
+  const ComponentSource* src = ckpt.find(Component::TextEncoder);
+  if (ckpt.family != ModelFamily::SD2 || !src || src->naming != KeyNaming::OpenCLIP || config.layers < 2) return "";
+  config.layers -= 1;
+  const std::string last = fmt::format("text_model.encoder.layers.{}.", config.layers);
+  for (auto it = tensors.begin(); it != tensors.end();)
+    it = it->first.compare(0, last.size(), last) == 0 ? tensors.erase(it) : std::next(it);
+  return fmt::format("text encoder: OpenCLIP tower of {} layers; its last layer is not loaded, as SD 2.x "
+                     "conditions on the penultimate one",
+                     config.layers + 1);
+}
+
+VAEConfig vae_config_of(const Checkpoint& ckpt, const ModelConfig& config) {
+  const double scaling = ckpt.family == ModelFamily::SDXL ? VAEConfig::sdxl().scaling_factor
+                                                          : VAEConfig::sd().scaling_factor;
+  if (config.vae) return vae_file_config(*config.vae, scaling);
   const ComponentSource* src = ckpt.find(Component::VAE);
-  if (src && !src->config.empty()) return vae_config_from_diffusers(read_json(src->config), src->config.string());
-  return ckpt.family == ModelFamily::SDXL ? VAEConfig::sdxl() : VAEConfig::sd();
+  if (!src)
+    throw Error(fmt::format("{}: the checkpoint carries no VAE (first_stage_model.*); set model.vae to a VAE "
+                            "file (e.g. sd-vae-ft-mse for SD 1.x / 2.x, sdxl-vae for SDXL)",
+                            ckpt.path.string()));
+  if (!src->config.empty()) return vae_config_from_diffusers(read_json(src->config), src->config.string());
+  return detect_vae_config(component_shapes(ckpt, Component::VAE), scaling,
+                           fmt::format("{} (vae)", ckpt.path.string()));
 }
 
 // The tokenizer a real checkpoint uses: model.tokenizer, else the diffusers folder's own,
@@ -66,6 +97,7 @@ BaseModel load_checkpoint_model(const ModelConfig& config, bool gradient_checkpo
   if (config.prediction)
     options.prediction = *config.prediction == Prediction::VPrediction ? PredictionType::VPrediction
                                                                        : PredictionType::Epsilon;
+  options.use_ema = config.use_ema;
   const std::filesystem::path path(config.path);
   Checkpoint ckpt = open_checkpoint(path, options);
   if (config.family && *config.family != ckpt.family)
@@ -76,18 +108,23 @@ BaseModel load_checkpoint_model(const ModelConfig& config, bool gradient_checkpo
   m.prediction = ckpt.prediction == PredictionType::VPrediction ? Prediction::VPrediction : Prediction::Epsilon;
   m.name = path.filename().string();
   m.tokenizer = make_clip_caption_tokenizer(tokenizer_path(config, ckpt), ckpt.family);
+  std::string dropped_note;
   try {
     UNetConfig unet_config = unet_config_of(ckpt);
     unet_config.gradient_checkpointing = gradient_checkpointing;
     m.unet = UNet(unet_config);
     load_component(*m.unet, ckpt, Component::UNet, torch::kFloat32);
-    m.text_encoders.emplace_back(clip_config_of(ckpt, Component::TextEncoder));
-    load_component(*m.text_encoders[0], ckpt, Component::TextEncoder, torch::kFloat32);
-    if (ckpt.family == ModelFamily::SDXL) {
-      m.text_encoders.emplace_back(clip_config_of(ckpt, Component::TextEncoder2));
-      load_component(*m.text_encoders[1], ckpt, Component::TextEncoder2, torch::kFloat32);
+    std::vector<Component> encoders{Component::TextEncoder};
+    if (ckpt.family == ModelFamily::SDXL) encoders.push_back(Component::TextEncoder2);
+    for (Component c : encoders) {
+      auto tensors = component_tensors(ckpt, c);
+      CLIPTextConfig te_config = clip_config_of(ckpt, c, tensors);
+      if (c == Component::TextEncoder)
+        if (auto note = drop_unused_last_layer(ckpt, te_config, tensors); !note.empty()) dropped_note = note;
+      m.text_encoders.emplace_back(te_config);
+      load_tensors_into(*m.text_encoders.back(), ckpt, c, tensors, torch::kFloat32);
     }
-    m.vae = VAE(vae_config_of(ckpt));
+    m.vae = VAE(vae_config_of(ckpt, config));
     if (config.vae) {
       load_vae_file(m.vae, *config.vae);
     } else {
@@ -105,6 +142,10 @@ BaseModel load_checkpoint_model(const ModelConfig& config, bool gradient_checkpo
                                 path.string(), family_name(ckpt.family), layout_name(ckpt.layout),
                                 to_string(m.prediction), ckpt.prediction_source,
                                 m.tokenizer->description()));
+  if (ckpt.use_ema)
+    m.notes.push_back(fmt::format("UNet: the file's EMA weights (model.use_ema; {} model_ema.* tensors)",
+                                  ckpt.ema_tensors));
+  if (!dropped_note.empty()) m.notes.push_back(dropped_note);
   if (config.vae) m.notes.push_back(fmt::format("VAE: {}", config.vae->string()));
   return m;
 }

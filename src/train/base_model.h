@@ -58,4 +58,8 @@ BaseModel build_tiny_random_model(ModelFamily family,
 // without `first_stage_model.`) or diffusers names. Throws lathe::Error naming the file.
 void load_vae_file(VAE& vae, const std::filesystem::path& path);
 
+// The configuration of a standalone VAE file, from its weights' shapes (detect_vae_config) and
+// the family's `scaling_factor`. Throws lathe::Error naming the file.
+VAEConfig vae_file_config(const std::filesystem::path& path, double scaling_factor);
+
 }  // namespace lathe

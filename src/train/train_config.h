@@ -49,6 +49,7 @@ struct ModelConfig {
   int clip_skip = 1;                               // 1 = last layer, 2 = penultimate, ...
   WeightDType dtype = WeightDType::FP32;           // base weights; LoRA stays fp32
   std::optional<std::filesystem::path> vae;        // a separate VAE file; absolute
+  bool use_ema = false;  // train on the UNet's EMA copy (model_ema.*) of a non-pruned single file
 
   bool is_tiny_random() const;
   // The family a tiny-random path names (sd15 -> SD1, sdxl -> SDXL); nullopt otherwise.

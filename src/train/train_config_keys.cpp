@@ -27,7 +27,7 @@ Keys with_data_keys(Keys base) {
 
 const std::map<std::string_view, Keys>& schema() {
   static const std::map<std::string_view, Keys> s = {
-      {"model", {"path", "tokenizer", "family", "prediction", "clip_skip", "dtype", "vae"}},
+      {"model", {"path", "tokenizer", "family", "prediction", "clip_skip", "dtype", "vae", "use_ema"}},
       {"dataset", with_data_keys({"path", "caption_extension", "recursive"})},
       {"concepts",
        {"path", "repeats", "activation_tag", "caption_extension", "is_regularization",

@@ -152,6 +152,10 @@ ModelConfig read_model(const ProfileTable& t) {
         Prediction::Epsilon);
   m.clip_skip = static_cast<int>(read_int(t, "clip_skip", m.clip_skip, 1, 12));
   m.dtype = read_choice(t, "dtype", kDTypes, m.dtype);
+  m.use_ema = read_bool(t, "use_ema", m.use_ema);
+  if (m.use_ema && m.is_tiny_random())
+    t.fail("use_ema", "tiny random models have no EMA weights; remove model.use_ema or set model.path "
+                      "to a non-pruned checkpoint");
   return m;
 }
 

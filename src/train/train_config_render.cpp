@@ -67,6 +67,7 @@ void add_model(Entries& e, const ModelConfig& m) {
   e.integer("clip_skip", m.clip_skip);
   e.str("dtype", to_string(m.dtype));
   e.opt_path("vae", m.vae);
+  if (m.use_ema) e.flag("use_ema", true);  // only when set, so earlier runs' profile hashes still match
 }
 
 void add_dataset(Entries& e, const ProfileDataset& ds, const DataConfig& d) {

@@ -8,8 +8,11 @@
 #include <tuple>
 
 #include "io/safetensors.h"
+#include "models/ldm_checkpoint.h"
+#include "models/tiny_unet_configs.h"
 #include "test_paths.h"
 #include "train/base_model.h"
+#include "train/text_conditioning.h"
 #include "train/word_hash_tokenizer.h"
 #include "trainer_fixtures.h"
 
@@ -190,6 +193,186 @@ TEST(TrainerBaseModel, RealCheckpointWithoutTokenizerNamesModelTokenizer) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("model.tokenizer"), std::string::npos) << e.what();
+  }
+}
+
+// Small single-file checkpoints in the real LDM layout (tests/models/ldm_checkpoint.h): SD 1.x
+// with a 64-wide CLIP, SD 2.x with a 64-wide OpenCLIP tower, each with the extra keys real
+// files carry. They need the CLIP vocabulary (real checkpoints tokenize with it).
+class SingleFileBaseModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LATHE_REQUIRE_SHARED("clip");
+    vocab = test::shared_dir() / "clip/bpe_simple_vocab_16e6.txt.gz";
+    torch::manual_seed(8);
+  }
+  // `te_layers` layers in the file; SD 2.x stores its OpenCLIP tower whole.
+  fs::path write_model(ModelFamily family, std::int64_t te_layers, bool ema = false, bool vae_inside = true,
+                       torch::Dtype unet_dtype = torch::kFloat32, torch::Dtype te_dtype = torch::kFloat32) {
+    const bool sd2 = family == ModelFamily::SD2;
+    unet = UNet(sd2 ? test::tiny_sd2(64) : test::tiny_sd15(64));
+    te = CLIPTextModel(test::small_clip(te_layers, 64, sd2, false));
+    vae = VAE(test::small_vae());
+    for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(unet.get()),
+                                 static_cast<torch::nn::Module*>(te.get()), static_cast<torch::nn::Module*>(vae.get())})
+      test::randomize(*m);
+    test::NamedTensors t;
+    test::add_unet(t, unet, unet_dtype);
+    if (sd2) test::add_openclip(t, te, "cond_stage_model.model.", te_dtype);
+    else test::add_hf_clip(t, te, "cond_stage_model.transformer.", te_dtype);
+    if (vae_inside) test::add_vae(t, vae);
+    test::add_schedule_buffers(t);
+    if (ema) test::add_unet_ema(t, unet, [](const torch::Tensor& p) { return p + 1; });
+    const fs::path path = tmp / (sd2 ? "sd2.safetensors" : "sd15.safetensors");
+    write_tensors(path, t);
+    return path;
+  }
+  ModelConfig config_for(const fs::path& path) {
+    ModelConfig c;
+    c.path = path.string();
+    c.tokenizer = vocab;
+    return c;
+  }
+  TempDir tmp;
+  fs::path vocab;
+  UNet unet{nullptr};
+  CLIPTextModel te{nullptr};
+  VAE vae{nullptr};
+};
+
+TEST_F(SingleFileBaseModel, TextEncoderOfAnyDepthAndWidthLoads) {
+  BaseModel m = load_base_model(config_for(write_model(ModelFamily::SD1, 3)), torch::kCPU);
+  const CLIPTextConfig& c = m.text_encoders[0]->config();
+  EXPECT_EQ(c.layers, 3);
+  EXPECT_EQ(c.hidden_size, 64);
+  EXPECT_EQ(c.heads, 1);
+  EXPECT_TRUE(c.quick_gelu);
+  EXPECT_EQ(m.vae->config().block_out_channels, test::small_vae().block_out_channels);
+  torch::NoGradGuard no_grad;
+  auto ids = torch::tensor(m.tokenizer->encode("a red circle", 0), torch::kLong).unsqueeze(0);
+  te->eval();
+  EXPECT_TRUE(torch::allclose(m.text_encoders[0]->forward(ids).last_hidden_state, te->forward(ids).last_hidden_state,
+                              1e-5, 1e-6));
+}
+
+TEST_F(SingleFileBaseModel, FixtureTextEncoderOfTheRealLayoutLoads) {
+  LATHE_REQUIRE_SHARED("fixtures/te_clip_l_tiny");
+  // The shared tiny fixtures (CLIP 32 wide, 3 layers; VAE 32/32/64/64), as a single file.
+  test::NamedTensors t;
+  for (const char* f : {"unet_sd15_topo/weights_ldm.safetensors", "te_clip_l_tiny/weights_ldm.safetensors",
+                        "vae_sd_topo/weights_ldm.safetensors"}) {
+    SafetensorsFile file(test::shared_dir() / "fixtures" / f);
+    for (const auto& name : file.names()) t.emplace_back(name, tensor_from_view(file.view(name), torch::kFloat32));
+  }
+  write_tensors(tmp / "fixtures.safetensors", t);
+  BaseModel m = load_base_model(config_for(tmp / "fixtures.safetensors"), torch::kCPU);
+  EXPECT_EQ(m.text_encoders[0]->config().layers, 3);
+  EXPECT_EQ(m.text_encoders[0]->config().hidden_size, 32);
+  EXPECT_EQ(m.vae->config().block_out_channels, (std::vector<std::int64_t>{32, 32, 64, 64}));
+  EXPECT_EQ(m.vae->config().layers_per_block, 2);
+}
+
+TEST_F(SingleFileBaseModel, SD2DropsTheLastOpenCLIPLayerAndConditionsOnThePenultimate) {
+  BaseModel m = load_base_model(config_for(write_model(ModelFamily::SD2, 3)), torch::kCPU);
+  ASSERT_EQ(m.family, ModelFamily::SD2);
+  EXPECT_EQ(m.text_encoders[0]->config().layers, 2) << "the unused last layer is not loaded";
+  EXPECT_FALSE(m.text_encoders[0]->config().quick_gelu);
+  bool noted = false;
+  for (const auto& n : m.notes) noted |= n.find("last layer is not loaded") != std::string::npos;
+  EXPECT_TRUE(noted);
+  // clip_skip 1 on SD 2.x: the full tower's penultimate layer through the final layer norm, as
+  // LDM's FrozenOpenCLIPEmbedder(layer="penultimate") and diffusers' 23-layer encoder give.
+  torch::NoGradGuard no_grad;
+  te->eval();
+  Conditioning cond = encode_captions(m, {"a red circle"}, 1, torch::kCPU);
+  auto ids = torch::tensor(m.tokenizer->encode("a red circle", 0), torch::kLong).unsqueeze(0);
+  CLIPTextOutput full = te->forward(ids);
+  torch::Tensor want = te->skip_hidden_state(full, 2, true);
+  EXPECT_TRUE(torch::allclose(cond.context, want, 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(cond.context, full.last_hidden_state, 1e-3, 1e-3));
+}
+
+TEST_F(SingleFileBaseModel, UseEMATrainsOnTheEMACopyAndSaysSo) {
+  const fs::path file = write_model(ModelFamily::SD1, 2, /*ema=*/true);
+  ModelConfig c = config_for(file);
+  c.use_ema = true;
+  BaseModel m = load_base_model(c, torch::kCPU);
+  auto stored = unet->named_parameters();
+  for (const auto& p : m.unet->named_parameters())
+    EXPECT_TRUE(torch::equal(p.value(), stored[p.key()] + 1)) << p.key();
+  bool noted = false;
+  for (const auto& n : m.notes) noted |= n.find("EMA weights") != std::string::npos;
+  EXPECT_TRUE(noted);
+  c.use_ema = false;
+  BaseModel plain = load_base_model(c, torch::kCPU);
+  for (const auto& p : plain.unet->named_parameters()) EXPECT_TRUE(torch::equal(p.value(), stored[p.key()])) << p.key();
+
+  // The profile key: validated, refused on tiny models, and a clear error on a pruned file.
+  test::write_dataset(tmp.path());
+  TrainConfig parsed = test::tiny_config(tmp.path(), file.string(), {"model.use_ema=true"});
+  EXPECT_TRUE(parsed.model.use_ema);
+  EXPECT_THROW(test::tiny_config(tmp.path(), file.string(), {"model.use_ema=\"yes\""}), Error);
+  try {
+    test::tiny_config(tmp.path(), "tiny-random:sd15", {"model.use_ema=true"});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.use_ema"), std::string::npos) << e.what();
+  }
+  c.path = write_model(ModelFamily::SD1, 2, /*ema=*/false).string();
+  c.use_ema = true;
+  try {
+    load_base_model(c, torch::kCPU);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has no EMA weights"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(SingleFileBaseModel, MixedDtypesAndAVAEGivenApart) {
+  const fs::path file = write_model(ModelFamily::SD1, 2, false, /*vae_inside=*/false, torch::kFloat16, torch::kBFloat16);
+  try {
+    load_base_model(config_for(file), torch::kCPU);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("carries no VAE"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("set model.vae"), std::string::npos) << e.what();
+  }
+  // The VAE apart, with and without the first_stage_model. prefix.
+  for (const std::string prefix : {"", "first_stage_model."}) {
+    test::NamedTensors t;
+    test::add_vae(t, vae, prefix, torch::kFloat16);
+    write_tensors(tmp / "vae.safetensors", t);
+    ModelConfig c = config_for(file);
+    c.vae = tmp / "vae.safetensors";
+    BaseModel m = load_base_model(c, torch::kCPU);
+    auto want = vae->named_parameters();
+    for (const auto& p : m.vae->named_parameters())
+      EXPECT_TRUE(torch::equal(p.value(), want[p.key()].to(torch::kFloat16).to(torch::kFloat32))) << prefix << p.key();
+    auto unet_want = unet->named_parameters();
+    for (const auto& p : m.unet->named_parameters())
+      EXPECT_TRUE(torch::equal(p.value(), unet_want[p.key()].to(torch::kFloat16).to(torch::kFloat32))) << p.key();
+    auto te_want = te->named_parameters();
+    for (const auto& p : m.text_encoders[0]->named_parameters())
+      EXPECT_TRUE(torch::equal(p.value(), te_want[p.key()].to(torch::kBFloat16).to(torch::kFloat32))) << p.key();
+  }
+}
+
+TEST_F(SingleFileBaseModel, TrainsOnSmallSingleFilesWithKohyaModuleNames) {
+  test::write_dataset(tmp.path());
+  for (ModelFamily family : {ModelFamily::SD1, ModelFamily::SD2}) {
+    const fs::path file = write_model(family, 3, /*ema=*/true);
+    const std::string run = std::string("run-") + family_id(family);
+    TrainConfig config = test::tiny_config(tmp.path(), file.string(),
+                                           {"training.max_steps=2", "model.tokenizer=" + vocab.string()});
+    test::Recorded rec;
+    Trainer trainer(config, tmp / run, test::recording(rec));
+    TrainResult r = trainer.run();
+    EXPECT_EQ(r.steps, 2);
+    const auto keys = SafetensorsFile(tmp / run / r.final_file).names();
+    EXPECT_TRUE(has(keys, "lora_te_text_model_encoder_layers_1_self_attn_q_proj.lora_down.weight"));
+    // SD 2.x: the OpenCLIP tower's unused last layer gets no module (as kohya's).
+    EXPECT_EQ(has(keys, "lora_te_text_model_encoder_layers_2_self_attn_q_proj.lora_down.weight"),
+              family == ModelFamily::SD1);
   }
 }
 
