@@ -8,9 +8,12 @@
 #include <fmt/ranges.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "common/error.h"
@@ -66,27 +69,82 @@ std::map<std::string, TensorRef> kohya_module_index(const Checkpoint& ck) {
   return index;
 }
 
-// What family the LoRA's names point to, for the mismatch message.
-std::string lora_family_hint(const LoRAFileInfo& info) {
-  std::string hint;
-  if (info.parts.count("te1") || info.parts.count("te2")) {
-    hint = "its lora_te1_/lora_te2_ modules are SDXL's";
-  } else if (info.parts.count("te")) {
-    hint = "its lora_te_ modules are SD 1.x / 2.x's";
-  }
+// One thing the LoRA file says about the model it was made for, and the families that fit it.
+struct FamilyClue {
+  std::string what;
+  std::set<ModelFamily> fits;
+};
+
+// The LoRA's module prefixes, UNet naming and metadata, as clues to its family. SD 1.x and 2.x
+// share every module name (they differ in widths and text-encoder depth), so names alone tell
+// only SD 1.x / 2.x from SDXL; the metadata can tell all three.
+std::vector<FamilyClue> lora_family_clues(const LoRAFileInfo& info) {
+  const std::set<ModelFamily> sd12{ModelFamily::SD1, ModelFamily::SD2}, xl{ModelFamily::SDXL};
+  std::vector<FamilyClue> clues;
+  if (info.parts.count("te1") || info.parts.count("te2"))
+    clues.push_back({"its lora_te1_/lora_te2_ modules are SDXL's two text encoders", xl});
+  if (info.parts.count("te")) clues.push_back({"its lora_te_ modules are SD 1.x / 2.x's one text encoder", sd12});
+  std::size_t ldm = 0, diffusers = 0;
   for (const auto& m : info.modules) {
     if (m.part != "unet") continue;
-    const bool ldm = m.name.find("_input_blocks_") != std::string::npos ||
-                     m.name.find("_output_blocks_") != std::string::npos ||
-                     m.name.find("_middle_block_") != std::string::npos;
-    hint += fmt::format("{}its UNet modules use {} names", hint.empty() ? "" : "; ",
-                        ldm ? "LDM (SDXL)" : "diffusers (SD 1.x / 2.x)");
-    break;
+    for (const char* block : {"_input_blocks_", "_output_blocks_", "_middle_block_"})
+      if (m.name.find(block) != std::string::npos) ++ldm;
+    for (const char* block : {"_down_blocks_", "_up_blocks_", "_mid_block_"})
+      if (m.name.find(block) != std::string::npos) ++diffusers;
   }
-  auto version = info.metadata.find("ss_base_model_version");
-  if (version != info.metadata.end())
-    hint += fmt::format("{}ss_base_model_version \"{}\"", hint.empty() ? "" : "; ", version->second);
-  return hint;
+  if (ldm > diffusers) clues.push_back({"its UNet modules use LDM names (SDXL)", xl});
+  if (diffusers > ldm) clues.push_back({"its UNet modules use diffusers names (SD 1.x / 2.x)", sd12});
+  for (const char* key : {"ss_base_model_version", "modelspec.architecture"}) {
+    auto it = info.metadata.find(key);
+    if (it == info.metadata.end()) continue;
+    const std::string& v = it->second;
+    std::set<ModelFamily> fits;
+    if (v.rfind("sdxl", 0) == 0 || v.rfind("stable-diffusion-xl", 0) == 0) fits = xl;
+    else if (v.rfind("sd_v1", 0) == 0 || v.rfind("stable-diffusion-v1", 0) == 0) fits = {ModelFamily::SD1};
+    else if (v.rfind("sd_v2", 0) == 0 || v.rfind("stable-diffusion-v2", 0) == 0) fits = {ModelFamily::SD2};
+    if (!fits.empty()) clues.push_back({fmt::format("{} \"{}\"", key, v), fits});
+  }
+  return clues;
+}
+
+// Text-encoder depth per part ("te", "te1", "te2") in kohya names: highest layer index + 1.
+std::map<std::string, int> encoder_depths(const std::vector<std::string>& names) {
+  const std::string marker = "_text_model_encoder_layers_";
+  std::map<std::string, int> depth;
+  for (const auto& name : names) {
+    const auto at = name.find(marker);
+    if (at == std::string::npos) continue;
+    const auto digits = name.find_first_not_of("0123456789", at + marker.size());
+    if (digits == at + marker.size() || digits - (at + marker.size()) > 4) continue;
+    const int layer = std::stoi(name.substr(at + marker.size(), digits - at - marker.size()));
+    int& d = depth[lora_part_of(name)];
+    d = std::max(d, layer + 1);
+  }
+  return depth;
+}
+
+// Why some modules found no tensor: another model only when the LoRA's own clues say so (its
+// names, its metadata, or a text encoder deeper than the model's: an SD 2.x LoRA has 23 layers,
+// SD 1.x 12).
+std::string unmatched_reason(const LoRAFileInfo& info, ModelFamily base,
+                             const std::map<std::string, TensorRef>& index) {
+  std::string against;
+  for (const auto& clue : lora_family_clues(info))
+    if (!clue.fits.count(base)) against += (against.empty() ? "" : "; ") + clue.what;
+  std::vector<std::string> lora_names, base_names;
+  for (const auto& m : info.modules) lora_names.push_back(m.name);
+  for (const auto& kv : index) base_names.push_back(kv.first);
+  const auto base_depth = encoder_depths(base_names);
+  for (const auto& [part, depth] : encoder_depths(lora_names)) {
+    auto it = base_depth.find(part);
+    if (it != base_depth.end() && depth > it->second)
+      against += fmt::format("{}its lora_{}_ modules reach text-encoder layer {}, the model's encoder has {} layers",
+                             against.empty() ? "" : "; ", part, depth - 1, it->second);
+  }
+  if (!against.empty()) return fmt::format("The LoRA was made for another model ({})", against);
+  return fmt::format("Its names follow {}'s naming, so the file was likely edited, cut short or written by a tool "
+                     "that names modules differently; check it with `lathe lora inspect --keys`",
+                     family_name(base));
 }
 
 std::int64_t product(const std::vector<std::int64_t>& v, std::size_t from) {
@@ -152,11 +210,15 @@ LoRAMergeReport merge_lora(const fs::path& base, const fs::path& lora, const fs:
       misfits.push_back(fmt::format("{}: {}", m.name, why));
     }
   }
-  if (!unmatched.empty())
-    throw Error(fmt::format("{}: {} of {} LoRA modules have no tensor in {} ({}): {}. The LoRA was made for "
-                            "another model ({}); nothing was written",
+  if (!unmatched.empty()) {
+    const std::size_t matched = info.modules.size() - unmatched.size();
+    throw Error(fmt::format("{}: {} of {} LoRA modules have no tensor in {} ({}): {}; {} match. {}; nothing "
+                            "was written",
                             lora.string(), unmatched.size(), info.modules.size(), base.string(),
-                            family_name(ck.family), list_some(unmatched, 8), lora_family_hint(info)));
+                            family_name(ck.family), list_some(unmatched, 8),
+                            matched == 0 ? std::string("none") : fmt::format("the other {}", matched),
+                            unmatched_reason(info, ck.family, index)));
+  }
   if (!misfits.empty())
     throw Error(fmt::format("{}: {} LoRA modules do not fit {} ({}), e.g. {}. The LoRA was trained on another "
                             "model size or family; nothing was written",

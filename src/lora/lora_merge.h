@@ -25,8 +25,9 @@ struct LoRAMergeReport {
 // Merges `lora` into `base` (a single-file .safetensors checkpoint) with strength `scale` and
 // writes `out` (which must not be `base`). Throws lathe::Error, writing nothing, when the base
 // is not a single file, the LoRA is not kohya LoRA / LoCon, any LoRA module has no base tensor
-// (naming the family of each and listing the unmatched modules), or a module's shape does not
-// fit its base tensor.
+// (listing the first unmatched modules and saying how many match; another model family is named
+// only when the LoRA's own names, metadata or text-encoder depth point to one), or a module's
+// shape does not fit its base tensor.
 LoRAMergeReport merge_lora(const std::filesystem::path& base, const std::filesystem::path& lora,
                            const std::filesystem::path& out, double scale);
 

@@ -9,6 +9,7 @@
 #include "../run_command.h"
 #include "../temp_dir.h"
 #include "common/error.h"
+#include "lora/lora_file_info.h"
 #include "lora/lora_merge.h"
 #include "lora/lora_network.h"
 #include "lora_fixtures.h"
@@ -143,6 +144,64 @@ TEST(LoRAMerge, RefusesALoRAOfAnotherFamily) {
     EXPECT_NE(msg.find("sd_v1"), std::string::npos) << msg;
   }
   EXPECT_FALSE(fs::exists(dir / "out.safetensors"));
+}
+
+// Rewrites a LoRA file with module `from` renamed to `to` (its down, up and alpha keys).
+void rename_module(const fs::path& in, const fs::path& out, const std::string& from, const std::string& to) {
+  SafetensorsFile file(in);
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (const auto& name : file.names()) {
+    std::string key = name;
+    if (key.compare(0, from.size() + 1, from + ".") == 0) key = to + key.substr(from.size());
+    tensors.emplace_back(key, tensor_from_view(file.view(name), torch::kFloat32));
+  }
+  write_tensors(out, tensors, file.metadata());
+}
+
+std::string merge_error(const fs::path& base, const fs::path& lora, const fs::path& out) {
+  try {
+    merge_lora(base, lora, out, 1.0);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(LoRAMerge, UnknownModulesOfTheRightFamilyAreNamedWithTheMatchCount) {
+  TempDir dir;
+  torch::manual_seed(25);
+  UNet unet(test::tiny_sd15());
+  CLIPTextModel te(test::tiny_clip(2, 24));
+  write_checkpoint(dir / "base.safetensors", unet, &te, torch::kFloat16);
+  {
+    auto net = random_lora(unet, {te}, ModelFamily::SD1);
+    net->save(dir / "lora.safetensors", torch::kFloat16, {{"ss_base_model_version", "sd_v1"}});
+  }
+  const std::string from = "lora_unet_down_blocks_0_attentions_0_proj_in";
+  const std::string to = "lora_unet_down_blocks_0_attentions_0_projection_in";
+  rename_module(dir / "lora.safetensors", dir / "renamed.safetensors", from, to);
+  const std::size_t total = read_lora_file_info(SafetensorsFile(dir / "renamed.safetensors")).modules.size();
+  const std::string msg = merge_error(dir / "base.safetensors", dir / "renamed.safetensors", dir / "out.safetensors");
+  EXPECT_NE(msg.find(fmt::format("1 of {} LoRA modules have no tensor", total)), std::string::npos) << msg;
+  EXPECT_NE(msg.find(to), std::string::npos) << msg;
+  EXPECT_NE(msg.find(fmt::format("the other {} match", total - 1)), std::string::npos) << msg;
+  EXPECT_NE(msg.find("follow SD 1.x's naming"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("another model"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(dir / "out.safetensors"));
+}
+
+TEST(LoRAMerge, ADeeperTextEncoderNamesAnotherModelWithoutMetadata) {
+  TempDir dir;
+  torch::manual_seed(26);
+  UNet unet(test::tiny_sd15());
+  CLIPTextModel te(test::tiny_clip(2, 24)), deep(test::tiny_clip(4, 24));
+  write_checkpoint(dir / "base.safetensors", unet, &te, torch::kFloat32);
+  random_lora(unet, {deep}, ModelFamily::SD1)->save(dir / "deep.safetensors", torch::kFloat32, {});
+  const std::string msg = merge_error(dir / "base.safetensors", dir / "deep.safetensors", dir / "out.safetensors");
+  EXPECT_NE(msg.find("lora_te_text_model_encoder_layers_3_"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("another model"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("reach text-encoder layer 3, the model's encoder has 2 layers"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("SDXL"), std::string::npos) << msg;
 }
 
 TEST(LoRAMergeCommand, ScaleZeroCopiesEveryTensorAndErrorsExitNonZero) {
