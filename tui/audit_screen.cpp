@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "dataset/audit_context.h"
+#include "text/vocab_locator.h"
 #include "tui/canvas.h"
 #include "tui/text_fit.h"
 #include "tui/workspace.h"
@@ -39,7 +40,9 @@ const BindingTable& AuditScreen::binding_table() {
 }
 
 void AuditScreen::rebuild() {
-  report_ = run_audit(ws_.dataset(), AuditOptions{});
+  AuditOptions options;  // as `lathe audit` with no flags: the token checks on the found vocabulary
+  if (auto vocab = text::locate_clip_vocab(std::nullopt)) options.clip_vocab = vocab->string();
+  report_ = run_audit(ws_.dataset(), options);
   built_generation_ = ws_.generation();
   rows_.clear();
   const auto& all = report_->findings.all();

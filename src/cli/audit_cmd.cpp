@@ -136,8 +136,8 @@ CommandSpec audit_command() {
        "report tags on at least PCT% of a concept's captions as prune candidates (default 80)"},
       {"max-examples", "N", "examples shown per finding code in the text report (default 5)"},
       {"vocab", "PATH",
-       "CLIP vocabulary for the token checks (default $LATHE_CLIP_VOCAB): a diffusers model or "
-       "tokenizer/ folder, or bpe_simple_vocab_16e6.txt.gz"},
+       "CLIP vocabulary for the token checks (default $LATHE_CLIP_VOCAB, else the one installed "
+       "with Lathe): a diffusers model or tokenizer/ folder, or bpe_simple_vocab_16e6.txt.gz"},
       {"max-token-length", "N", "kohya's max_token_length for the truncation check: 75, 150, 225"},
       {"keep-tokens", "N", "kohya's keep_tokens (shuffle_caption): check it against the "
        "leading activation tags"},

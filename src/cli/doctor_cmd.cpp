@@ -124,15 +124,18 @@ void check_cpu(Report& r) {
                 {"libraries", blas_summary()}};
 }
 
+// The vocabulary every command would use with no --vocab, and where it came from.
 void check_vocab(Report& r) {
-  auto vocab = text::locate_clip_vocab(std::nullopt);
-  r.j["clip_vocab"] = vocab ? vocab->string() : "";
+  auto vocab = text::find_clip_vocab(std::nullopt);
+  r.j["clip_vocab"] = vocab ? vocab->path.string() : "";
+  r.j["clip_vocab_source"] = vocab ? vocab->source : "";
   if (!vocab)
-    r.add("warning", "no CLIP vocabulary configured (needed by the audit's token checks and training from single-file checkpoints)",
+    r.add("problem", "no CLIP vocabulary found (needed by the audit's token checks and training from single-file checkpoints)",
           text::clip_vocab_missing_message());
-  else if (!fs::exists(*vocab))
-    r.add("problem", fmt::format("LATHE_CLIP_VOCAB names {}, which does not exist", vocab->string()),
-          "point it at bpe_simple_vocab_16e6.txt.gz, or a tokenizer/ folder with vocab.json + merges.txt");
+  else if (!fs::exists(vocab->path))
+    r.add("problem", fmt::format("LATHE_CLIP_VOCAB names {}, which does not exist", vocab->path.string()),
+          "unset it to use the vocabulary installed with Lathe, or point it at bpe_simple_vocab_16e6.txt.gz "
+          "or a tokenizer/ folder with vocab.json + merges.txt");
 }
 
 void check_disk(Report& r, const fs::path& runs_dir) {
@@ -188,8 +191,10 @@ int run_doctor(const Args& args) {
   std::cout << fmt::format("  CPU         {}, {} threads, bf16 {}; {}\n", cpu["name"].get<std::string>(),
                            cpu["threads"].get<int>(), cpu["bf16"].get<bool>() ? "yes" : "no",
                            cpu["libraries"].get<std::string>());
-  std::cout << fmt::format("  vocabulary  {}\n", j["clip_vocab"].get<std::string>().empty() ? "not configured"
-                                                                                             : j["clip_vocab"].get<std::string>());
+  std::cout << fmt::format("  vocabulary  {}\n", j["clip_vocab"].get<std::string>().empty()
+                                                   ? std::string("none found")
+                                                   : fmt::format("{} ({})", j["clip_vocab"].get<std::string>(),
+                                                                 j["clip_vocab_source"].get<std::string>()));
   if (j.contains("runs_dir_free_gib"))
     std::cout << fmt::format("  disk        {:.1f} GiB free for {}\n", j["runs_dir_free_gib"].get<double>(),
                              j["runs_dir"].get<std::string>());
@@ -211,7 +216,8 @@ CommandSpec doctor_spec() {
       "memory, compute capability, bf16 support and the mixed precision to use), the driver,\n"
       "the CPU's threads and BLAS, the CLIP vocabulary commands would use, and the free disk\n"
       "where runs go. Each problem comes with its next step. Exit 1 when a problem would stop\n"
-      "a run (no CUDA compiled in, a driver older than the CUDA runtime, little disk).";
+      "a run (no CUDA compiled in, a driver older than the CUDA runtime, little disk, no CLIP\n"
+      "vocabulary).";
   s.options = {{"json", "", "print one JSON object"}, runs_dir_option()};
   s.max_positionals = 0;
   s.run = run_doctor;

@@ -89,8 +89,9 @@ CommandSpec tokenize_spec() {
       "and the full 77-token row's ids (start 49406, end 49407, before padding).\n"
       "With --ids, reads one caption per line from standard input and prints, for each, its\n"
       "token ids without the start/end tokens, space-separated, one line per caption.\n"
-      "The vocabulary is --vocab, else $LATHE_CLIP_VOCAB: a diffusers model folder, its\n"
-      "tokenizer/ folder (vocab.json + merges.txt), or OpenAI's bpe_simple_vocab_16e6.txt.gz.";
+      "The vocabulary is --vocab, else $LATHE_CLIP_VOCAB (a diffusers model folder, its\n"
+      "tokenizer/ folder with vocab.json + merges.txt, or OpenAI's bpe_simple_vocab_16e6.txt.gz),\n"
+      "else the copy of OpenAI's installed with Lathe (`lathe doctor` shows which).";
   s.options = {
       {"vocab", "PATH", "CLIP vocabulary: tokenizer/ folder, model folder or .txt.gz file"},
       {"ids", "", "read captions from stdin, print ids only (one line per caption)"},

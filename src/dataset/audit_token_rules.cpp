@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "dataset/audit_rules.h"
 #include "dataset/token_checks.h"
+#include "text/vocab_locator.h"
 
 namespace lathe {
 namespace {
@@ -149,11 +150,9 @@ void check_keep_tokens(const AuditContext& ctx, Findings& out) {
 void audit_token_rules(const AuditContext& ctx, Findings& out) {
   if (ctx.options.clip_vocab.empty()) {
     out.add(Severity::Info, "tokens.skipped", "", ctx.dataset.root,
-            fmt::format("token-level checks skipped ({}): no CLIP vocabulary configured",
+            fmt::format("token-level checks skipped ({}): no CLIP vocabulary found",
                         kTokenChecks),
-            "pass --vocab PATH or set LATHE_CLIP_VOCAB to a diffusers model folder, its "
-            "tokenizer/ folder (vocab.json + merges.txt), or OpenAI's "
-            "bpe_simple_vocab_16e6.txt.gz");
+            text::clip_vocab_missing_message());
     return;
   }
   std::optional<text::ClipTokenizer> tok;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "common/error.h"
@@ -15,6 +16,43 @@ namespace {
 
 // Bounds memory on huge datasets; a caption corpus rarely has this many distinct words.
 constexpr std::size_t kMaxCachedWords = 1u << 20;
+
+// Merging is quadratic in a word's length: a 100 kB "word" (a base64 blob pasted into a caption)
+// takes seconds, a 1 MiB one minutes, and the audit tokenizes every caption by default. Longer
+// words are merged in slices of this many bytes (cut between UTF-8 characters), where the
+// reference merges them whole; no word of a real caption comes near it.
+constexpr std::size_t kMaxBpeWordBytes = 512;
+
+// simple_tokenizer.py's merge loop over `sym` (vocabulary ids), in place.
+void merge_pairs(const BpeVocab& vocab, std::vector<int>& sym) {
+  std::vector<int> next;
+  next.reserve(sym.size());
+  while (sym.size() > 1) {
+    int best_rank = std::numeric_limits<int>::max();
+    const BpeVocab::Merge* best = nullptr;
+    int left = 0, right = 0;
+    for (std::size_t i = 0; i + 1 < sym.size(); ++i) {
+      const BpeVocab::Merge* m = vocab.find_merge(sym[i], sym[i + 1]);
+      if (m && m->rank < best_rank) {
+        best_rank = m->rank;
+        best = m;
+        left = sym[i];
+        right = sym[i + 1];
+      }
+    }
+    if (!best) break;
+    next.clear();
+    for (std::size_t i = 0; i < sym.size();) {
+      if (i + 1 < sym.size() && sym[i] == left && sym[i + 1] == right) {
+        next.push_back(best->merged_id);
+        i += 2;
+      } else {
+        next.push_back(sym[i++]);
+      }
+    }
+    sym.swap(next);
+  }
+}
 
 }  // namespace
 
@@ -45,40 +83,20 @@ int ClipTokenizer::id_of(const std::string& piece) const {
 std::vector<int> ClipTokenizer::bpe(const std::string& word) const {
   if (word == "<|startoftext|>") return {vocab_->start_id};
   if (word == "<|endoftext|>") return {vocab_->end_id};
-  std::vector<int> sym;
-  sym.reserve(word.size());
-  for (std::size_t i = 0; i < word.size(); ++i) {
-    auto b = static_cast<unsigned char>(word[i]);
-    sym.push_back(i + 1 == word.size() ? vocab_->byte_end_ids[b] : vocab_->byte_ids[b]);
-  }
-  std::vector<int> next;
-  next.reserve(sym.size());
-  while (sym.size() > 1) {
-    int best_rank = std::numeric_limits<int>::max();
-    const BpeVocab::Merge* best = nullptr;
-    int left = 0, right = 0;
-    for (std::size_t i = 0; i + 1 < sym.size(); ++i) {
-      const BpeVocab::Merge* m = vocab_->find_merge(sym[i], sym[i + 1]);
-      if (m && m->rank < best_rank) {
-        best_rank = m->rank;
-        best = m;
-        left = sym[i];
-        right = sym[i + 1];
-      }
+  std::vector<int> out, sym;
+  for (std::size_t begin = 0; begin < word.size();) {
+    std::size_t end = std::min(word.size(), begin + kMaxBpeWordBytes);
+    while (end < word.size() && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) --end;
+    sym.clear();
+    for (std::size_t i = begin; i < end; ++i) {
+      auto b = static_cast<unsigned char>(word[i]);
+      sym.push_back(i + 1 == word.size() ? vocab_->byte_end_ids[b] : vocab_->byte_ids[b]);
     }
-    if (!best) break;
-    next.clear();
-    for (std::size_t i = 0; i < sym.size();) {
-      if (i + 1 < sym.size() && sym[i] == left && sym[i + 1] == right) {
-        next.push_back(best->merged_id);
-        i += 2;
-      } else {
-        next.push_back(sym[i++]);
-      }
-    }
-    sym.swap(next);
+    merge_pairs(*vocab_, sym);
+    out.insert(out.end(), sym.begin(), sym.end());
+    begin = end;
   }
-  return sym;
+  return out;
 }
 
 const std::vector<int>& ClipTokenizer::word_ids(const std::string& word) {

@@ -1,5 +1,6 @@
 // `lathe tokenize` through the real binary: the piece table, --ids over stdin, where the
-// vocabulary comes from (--vocab, LATHE_CLIP_VOCAB) and the errors when it is missing.
+// vocabulary comes from (--vocab, LATHE_CLIP_VOCAB, else the copy installed with Lathe) and the
+// error for a path that does not hold one.
 #include <gtest/gtest.h>
 
 #include "run_command.h"
@@ -9,12 +10,11 @@
 namespace lathe::test {
 namespace {
 
-const char* kVocabRel = "clip/bpe_simple_vocab_16e6.txt.gz";
-
-std::string vocab_arg() { return "--vocab " + shell_quote((shared_dir() / kVocabRel).string()); }
+// Lathe's own copy in the source tree, given explicitly.
+std::string vocab_file() { return (source_dir() / "data/clip/bpe_simple_vocab_16e6.txt.gz").string(); }
+std::string vocab_arg() { return "--vocab " + shell_quote(vocab_file()); }
 
 TEST(TokenizeCommand, PrintsPiecesAndTheRow) {
-  LATHE_REQUIRE_SHARED(kVocabRel);
   auto r = run_lathe("tokenize " + vocab_arg() + " 'Poiuytrezay'");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("ids: 49406 628 14292 88 975 89 551 49407"), std::string::npos)
@@ -24,7 +24,6 @@ TEST(TokenizeCommand, PrintsPiecesAndTheRow) {
 }
 
 TEST(TokenizeCommand, IdsModeReadsOneCaptionPerLine) {
-  LATHE_REQUIRE_SHARED(kVocabRel);
   TempDir dir;
   write_text(dir / "captions.txt", "a photo of a cat\n\njinxdef, 1girl\n");
   auto r = run_lathe("tokenize " + vocab_arg() + " --ids < " +
@@ -34,22 +33,29 @@ TEST(TokenizeCommand, IdsModeReadsOneCaptionPerLine) {
 }
 
 TEST(TokenizeCommand, VocabularyFromEnvironment) {
-  LATHE_REQUIRE_SHARED(kVocabRel);
-  auto r = run_command("LATHE_CLIP_VOCAB=" + shell_quote((shared_dir() / kVocabRel).string()) +
-                       " " + shell_quote(lathe_binary().string()) + " tokenize 'a cat'");
+  auto r = run_command("LATHE_CLIP_VOCAB=" + shell_quote(vocab_file()) + " " +
+                       shell_quote(lathe_binary().string()) + " tokenize 'a cat'");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("ids: 49406 320 2368 49407"), std::string::npos) << r.output;
 }
 
-TEST(TokenizeCommand, MissingVocabularyIsAClearError) {
+// With no flag and no environment variable the copy installed beside the binary is used.
+TEST(TokenizeCommand, NoFlagUsesTheVocabularyInstalledWithLathe) {
   auto r = run_command("env -u LATHE_CLIP_VOCAB " + shell_quote(lathe_binary().string()) +
                        " tokenize 'a cat'");
-  EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("LATHE_CLIP_VOCAB"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("bpe_simple_vocab_16e6.txt.gz"), std::string::npos);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("ids: 49406 320 2368 49407"), std::string::npos) << r.output;
+}
+
+// An explicit path still wins over the installed copy, and a wrong one is an error naming it.
+TEST(TokenizeCommand, AWrongVocabularyPathIsAClearError) {
   auto bad = run_lathe("tokenize --vocab /nonexistent/v.txt.gz 'a cat'");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.output.find("/nonexistent/v.txt.gz"), std::string::npos) << bad.output;
+  auto env = run_command("LATHE_CLIP_VOCAB=/nonexistent/e.txt.gz " + shell_quote(lathe_binary().string()) +
+                         " tokenize 'a cat'");
+  EXPECT_EQ(env.exit_code, 1);
+  EXPECT_NE(env.output.find("/nonexistent/e.txt.gz"), std::string::npos) << env.output;
 }
 
 TEST(TokenizeCommand, UsageErrors) {

@@ -1,7 +1,9 @@
 // The real `lathe audit` binary: on datasets_example/messy it finds every planted problem of
 // PLANTED.json (code and file) and draws no error or warning on the good_* items; on
-// datasets_example/clean it reports no error and no warning; exit codes 0 / 1 / 2; --json
-// parses; bad input (missing folder, 0-byte files, odd names) gives findings, not crashes.
+// datasets_example/clean it reports no error and one warning (its activation tags share CLIP
+// pieces: the token checks run with no flag, on the vocabulary installed with Lathe); exit
+// codes 0 / 1 / 2; --json parses; bad input (missing folder, 0-byte files, odd names) gives
+// findings, not crashes.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -51,17 +53,34 @@ TEST(AuditCli, MessyFindsEveryPlantedProblem) {
   }
 }
 
-TEST(AuditCli, CleanHasNoErrorsOrWarnings) {
+TEST(AuditCli, CleanHasNoErrorsAndOnlyTheSharedPiecesWarning) {
   int code = -1;
   nlohmann::json j = audit_json(source_dir() / "datasets_example" / "clean",
                                 "--deep --batch-size 2 --resolution 512", &code);
   EXPECT_EQ(code, 0);
   EXPECT_EQ(j["summary"]["errors"], 0);
-  EXPECT_EQ(j["summary"]["warnings"], 0);
-  for (const auto& f : j["findings"]) EXPECT_EQ(f["severity"], "info") << f["message"];
+  EXPECT_EQ(j["summary"]["warnings"], 1);
+  // 'lathecat' and 'lathebot' are la·the·cat and la·the·bot: a real bleeding risk, the only one.
+  for (const auto& f : j["findings"])
+    if (f["code"] != "tokens.activation_shared_pieces") EXPECT_EQ(f["severity"], "info") << f["message"];
   EXPECT_EQ(j["summary"]["concepts"], 2);
   EXPECT_EQ(j["repeats_balance"]["imbalanced"], false);
   EXPECT_EQ(j["buckets"]["total_dropped"], 0);
+}
+
+// With no --vocab and no LATHE_CLIP_VOCAB the token checks run on Lathe's own vocabulary.
+TEST(AuditCli, TokenChecksRunWithNoFlag) {
+  CommandResult r = run_command("env -u LATHE_CLIP_VOCAB " + shell_quote(lathe_binary().string()) + " audit " +
+                                shell_quote((source_dir() / "datasets_example" / "clean").string()) + " --json 2>/dev/null");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["summary"]["by_code"].value("tokens.skipped", 0), 0);
+  EXPECT_EQ(j["summary"]["by_code"].value("tokens.activation_pieces", 0), 2);
+  // An explicit vocabulary that does not exist is an error, not replaced by Lathe's copy.
+  CommandResult bad = run_lathe("audit " + shell_quote((source_dir() / "datasets_example" / "clean").string()) +
+                                " --vocab /nonexistent/vocab.txt.gz");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("tokens.vocab_unreadable"), std::string::npos) << bad.output;
 }
 
 TEST(AuditCli, HumanReportAndExitCodes) {

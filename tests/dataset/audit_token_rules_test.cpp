@@ -1,6 +1,7 @@
 // The token rule family inside the audit: skipped with a clear finding when no vocabulary is
-// configured, an error for an unreadable one, and on the shared vocabulary the truncation,
-// bleeding (shared pieces), known-word and keep_tokens findings.
+// given (the commands always give one: text/vocab_locator.h), an error for an unreadable one,
+// and on Lathe's own copy of the vocabulary the truncation, bleeding (shared pieces),
+// known-word and keep_tokens findings.
 #include <gtest/gtest.h>
 
 #include "audit_test_support.h"
@@ -13,7 +14,6 @@ using test::DatasetBuilder;
 using test::has_finding;
 using test::with_code;
 
-const char* kVocabRel = "clip/bpe_simple_vocab_16e6.txt.gz";
 
 std::string long_caption(const std::string& first) {
   std::string s = first;
@@ -35,7 +35,7 @@ Dataset two_jinx_concepts() {
   return b.dataset;
 }
 
-TEST(AuditTokenRules, SkippedWithoutVocabularySaysHowToEnable) {
+TEST(AuditTokenRules, SkippedWithoutVocabularySaysHowToFix) {
   AuditOptions o;
   auto r = run_audit(two_jinx_concepts(), o);
   auto f = with_code(r, "tokens.skipped");
@@ -43,6 +43,7 @@ TEST(AuditTokenRules, SkippedWithoutVocabularySaysHowToEnable) {
   EXPECT_NE(f[0].message.find("truncation"), std::string::npos) << f[0].message;
   EXPECT_NE(f[0].hint.find("--vocab"), std::string::npos);
   EXPECT_NE(f[0].hint.find("LATHE_CLIP_VOCAB"), std::string::npos);
+  EXPECT_NE(f[0].hint.find("reinstall"), std::string::npos) << f[0].hint;
   EXPECT_TRUE(with_code(r, "tokens.caption_truncated").empty());
 }
 
@@ -59,8 +60,7 @@ TEST(AuditTokenRules, UnreadableVocabularyIsAnError) {
 class AuditTokenRulesWithVocab : public ::testing::Test {
  protected:
   void SetUp() override {
-    LATHE_REQUIRE_SHARED(kVocabRel);
-    options_.clip_vocab = (test::shared_dir() / kVocabRel).string();
+    options_.clip_vocab = (test::source_dir() / "data/clip/bpe_simple_vocab_16e6.txt.gz").string();
   }
   AuditOptions options_;
 };

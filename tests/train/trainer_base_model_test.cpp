@@ -1,7 +1,7 @@
 // Base models of a run: the tiny random models keep their family's block structure (so the
 // saved LoRA keys follow kohya's naming for SD 1.5 and SDXL), are labelled as tiny random
 // models, and tokenize with the word-hash tokenizer when no CLIP vocabulary is given; real
-// checkpoints without a tokenizer fail naming model.tokenizer.
+// checkpoints without a tokenizer use the CLIP vocabulary installed with Lathe.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -152,15 +152,11 @@ TEST(TrainerBaseModel, DiffusersCheckpointTrainsWithItsTokenizerSetByModelTokeni
   EXPECT_TRUE(has(file.names(), "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight"));
   EXPECT_TRUE(has(file.names(), "lora_te_text_model_encoder_layers_2_self_attn_out_proj.alpha"));
 
-  // Without a tokenizer the run cannot start, and says which key to set.
+  // With no tokenizer setting (and no tokenizer/ in the folder) the run starts on the
+  // vocabulary installed with Lathe.
   ::unsetenv("LATHE_CLIP_VOCAB");
   TrainConfig bare = test::tiny_config(tmp.path(), model.string(), {"training.max_steps=2"});
-  try {
-    Trainer t(bare, tmp / "run2", test::recording(rec));
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("set model.tokenizer"), std::string::npos) << e.what();
-  }
+  EXPECT_NO_THROW(Trainer(bare, tmp / "run2", test::recording(rec)));
 }
 
 TEST(TrainerBaseModel, StandaloneVAEFilesLoadInBothNamings) {
@@ -182,18 +178,18 @@ TEST(TrainerBaseModel, StandaloneVAEFilesLoadInBothNamings) {
   EXPECT_THROW(load_vae_file(vae, test::shared_dir() / "fixtures/te_clip_l_tiny/weights_hf.safetensors"), Error);
 }
 
-TEST(TrainerBaseModel, RealCheckpointWithoutTokenizerNamesModelTokenizer) {
+// A checkpoint without a tokenizer, with no model.tokenizer and no LATHE_CLIP_VOCAB, tokenizes
+// with the vocabulary the build installed beside the binaries (text/vocab_locator.h).
+TEST(TrainerBaseModel, RealCheckpointWithoutTokenizerUsesTheInstalledVocabulary) {
   LATHE_REQUIRE_SHARED("fixtures/unet_sd15_tiny");
   ::unsetenv("LATHE_CLIP_VOCAB");
   TempDir tmp;
   ModelConfig config;
-  config.path = (test::shared_dir() / "fixtures/unet_sd15_tiny/weights_ldm.safetensors").string();
-  try {
-    load_base_model(config, torch::kCPU);
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("model.tokenizer"), std::string::npos) << e.what();
-  }
+  config.path = diffusers_folder(tmp.path()).string();
+  BaseModel m = load_base_model(config, torch::kCPU);
+  const std::string description = m.tokenizer->description();
+  EXPECT_NE(description.find("share/lathe/clip/bpe_simple_vocab_16e6.txt.gz"), std::string::npos) << description;
+  EXPECT_EQ(m.tokenizer->encode("a cat", 0)[1], 320);  // CLIP's id of "a</w>"
 }
 
 // Small single-file checkpoints in the real LDM layout (tests/models/ldm_checkpoint.h): SD 1.x
