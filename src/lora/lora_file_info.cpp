@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include "common/error.h"
+#include "common/sha256.h"
 
 namespace lathe {
 namespace {
@@ -27,6 +28,16 @@ std::string lora_part_of(const std::string& name) {
     if (name.compare(0, prefix.size(), prefix) == 0) return prefix.substr(5, prefix.size() - 6);
   }
   return "";
+}
+
+std::string lora_tensor_sha256(const SafetensorsFile& file) {
+  Sha256 h;
+  for (const auto& t : file.header().tensors) {  // in data order, which covers the data section
+    const TensorView view = file.view(t.name);
+    h.update(view.data, view.size);
+    file.release(view);
+  }
+  return h.finish_hex();
 }
 
 LoRAFileInfo read_lora_file_info(const SafetensorsFile& file) {

@@ -35,6 +35,11 @@ struct LoRAFileInfo {
 // modules, or a module lacks lora_down / lora_up, or their ranks disagree.
 LoRAFileInfo read_lora_file_info(const SafetensorsFile& file);
 
+// SHA-256 of the file's bytes after its header: the hash A1111 gives a .safetensors LoRA, and
+// what sshs_model_hash holds when the tensors are those the file was saved with
+// (io/model_hashes.h). Reads every tensor once.
+std::string lora_tensor_sha256(const SafetensorsFile& file);
+
 // The part of a kohya name ("lora_te1_..." -> "te1"), or "" when it has no known prefix.
 std::string lora_part_of(const std::string& name);
 

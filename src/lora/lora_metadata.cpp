@@ -3,6 +3,7 @@
 #include "lora/lora_metadata.h"
 
 #include <cmath>
+#include <ctime>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,35 @@ namespace {
 
 std::string py_bool(bool b) { return b ? "True" : "False"; }
 std::string py_opt(const std::optional<double>& v) { return v ? python_float(*v) : "None"; }
+template <typename Int>
+std::string py_opt_int(const std::optional<Int>& v) { return v ? std::to_string(*v) : "None"; }
+
+// ModelSpec's date: Python's datetime.fromtimestamp(int(t)).isoformat(), local time.
+std::string iso_local_date(double unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm local{};
+  localtime_r(&t, &local);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &local);
+  return text;
+}
+
+// kohya's sai_model_spec.build_metadata for a LoRA: the architecture and implementation of the
+// base, the output name as title, the training resolution, the prediction type, the save date.
+void add_modelspec(const LoRATrainingInfo& i, std::map<std::string, std::string>& m) {
+  m["modelspec.sai_model_spec"] = "1.0.0";
+  m["modelspec.architecture"] = modelspec_architecture(i.family, i.v_parameterization);
+  m["modelspec.implementation"] = i.family == ModelFamily::SDXL
+                                      ? "https://github.com/Stability-AI/generative-models"
+                                      : "diffusers";
+  m["modelspec.title"] = i.output_name;
+  m["modelspec.resolution"] = fmt::format("{}x{}", i.width, i.height);
+  m["modelspec.prediction_type"] = i.v_parameterization ? "v" : "epsilon";
+  if (i.training_finished_at > 0) m["modelspec.date"] = iso_local_date(i.training_finished_at);
+  if (i.clip_skip) m["modelspec.encoder_layer"] = std::to_string(*i.clip_skip);
+  if (i.min_timestep || i.max_timestep)
+    m["modelspec.timestep_range"] = fmt::format("{},{}", i.min_timestep.value_or(0), i.max_timestep.value_or(1000));
+}
 
 nlohmann::json dirs_json(const std::vector<LoRADatasetDir>& dirs) {
   nlohmann::json j = nlohmann::json::object();
@@ -30,6 +60,27 @@ const char* kohya_base_model_version(ModelFamily f) {
     case ModelFamily::SDXL: return "sdxl_base_v1-0";
   }
   return "sd_v1";
+}
+
+std::string modelspec_architecture(ModelFamily f, bool v_parameterization) {
+  switch (f) {
+    case ModelFamily::SD1: return "stable-diffusion-v1/lora";
+    case ModelFamily::SD2:
+      return v_parameterization ? "stable-diffusion-v2-768-v/lora" : "stable-diffusion-v2-512/lora";
+    case ModelFamily::SDXL: return "stable-diffusion-xl-v1-base/lora";
+  }
+  return "stable-diffusion-v1/lora";
+}
+
+// Written by hand rather than with nlohmann: Python's json.dumps separates with ", " and ": ".
+std::string kohya_bucket_info(const LoRATrainingInfo& i) {
+  if (!i.enable_bucket) return "null";
+  std::string buckets;
+  for (const LoRABucket& b : i.buckets)
+    buckets += fmt::format("{}\"{}\": {{\"resolution\": [{}, {}], \"count\": {}}}", buckets.empty() ? "" : ", ",
+                           b.index, b.width, b.height, b.count);
+  return fmt::format("{{\"buckets\": {{{}}}, \"mean_img_ar_error\": {}}}", buckets,
+                     python_float(i.mean_img_ar_error));
 }
 
 std::string python_float(double v) {
@@ -54,6 +105,7 @@ std::map<std::string, std::string> kohya_metadata(const LoRAOptions& o, const Lo
   m["ss_num_batches_per_epoch"] = std::to_string(i.num_batches_per_epoch);
   m["ss_num_epochs"] = std::to_string(i.num_epochs);
   m["ss_epoch"] = std::to_string(i.epoch);
+  if (i.training_finished_at > 0) m["ss_training_finished_at"] = python_float(i.training_finished_at);
   m["ss_steps"] = std::to_string(i.steps);
   m["ss_max_train_steps"] = std::to_string(i.max_train_steps);
   m["ss_lr_warmup_steps"] = std::to_string(i.lr_warmup_steps);
@@ -85,6 +137,7 @@ std::map<std::string, std::string> kohya_metadata(const LoRAOptions& o, const Lo
   m["ss_enable_bucket"] = py_bool(i.enable_bucket);
   m["ss_min_bucket_reso"] = std::to_string(i.min_bucket_reso);
   m["ss_max_bucket_reso"] = std::to_string(i.max_bucket_reso);
+  m["ss_bucket_info"] = kohya_bucket_info(i);
   m["ss_clip_skip"] = i.clip_skip ? std::to_string(*i.clip_skip) : "None";
   m["ss_seed"] = std::to_string(i.seed);
   m["ss_noise_offset"] = py_opt(i.noise_offset);
@@ -97,6 +150,13 @@ std::map<std::string, std::string> kohya_metadata(const LoRAOptions& o, const Lo
   m["ss_caption_dropout_rate"] = python_float(i.caption_dropout_rate);
   m["ss_caption_tag_dropout_rate"] = python_float(i.caption_tag_dropout_rate);
   m["ss_keep_tokens"] = std::to_string(i.keep_tokens);
+  m["ss_max_token_length"] = py_opt_int(i.max_token_length);
+  m["ss_validation_split"] = python_float(i.validation_split);
+  m["ss_num_validation_images"] = std::to_string(i.num_validation_images);
+  m["ss_validation_seed"] = py_opt_int(i.validation_seed);
+  m["ss_validate_every_n_steps"] = py_opt_int(i.validate_every_n_steps);
+  m["ss_validate_every_n_epochs"] = py_opt_int(i.validate_every_n_epochs);
+  m["ss_max_validation_steps"] = "None";  // Lathe validates on every held-out image
   m["ss_shuffle_caption"] = py_bool(i.shuffle_caption);
   m["ss_flip_aug"] = py_bool(i.flip_aug);
   m["ss_random_crop"] = py_bool(i.random_crop);
@@ -106,9 +166,14 @@ std::map<std::string, std::string> kohya_metadata(const LoRAOptions& o, const Lo
   m["ss_training_comment"] = i.training_comment.empty() ? "None" : i.training_comment;
   m["ss_sd_model_name"] = i.sd_model_name;
   m["ss_vae_name"] = i.vae_name.empty() ? "None" : i.vae_name;
+  if (!i.sd_model_hash.empty()) m["ss_sd_model_hash"] = i.sd_model_hash;
+  if (!i.new_sd_model_hash.empty()) m["ss_new_sd_model_hash"] = i.new_sd_model_hash;
+  if (!i.vae_hash.empty()) m["ss_vae_hash"] = i.vae_hash;
+  if (!i.new_vae_hash.empty()) m["ss_new_vae_hash"] = i.new_vae_hash;
   m["ss_dataset_dirs"] = dirs_json(i.dataset_dirs).dump();
   m["ss_reg_dataset_dirs"] = dirs_json(i.reg_dataset_dirs).dump();
   m["ss_tag_frequency"] = nlohmann::json(i.tag_frequency).dump();
+  add_modelspec(i, m);
   if (!i.tiny_random_base.empty()) m["lathe_base_model"] = i.tiny_random_base;
   for (const auto& kv : i.extra) m[kv.first] = kv.second;
   return m;

@@ -6,8 +6,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
+#include "common/error.h"
 #include "common/seeded_rng.h"
+#include "common/sha256.h"
+#include "io/model_hashes.h"
+#include "models/tensor_io.h"
 #include "train/base_model.h"
 #include "train/train_config.h"
 #include "train/trainer.h"
@@ -50,6 +55,52 @@ bool is_epoch_file(const std::string& file, const std::string& name) {
          std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
 }
 
+double unix_seconds_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// kohya's model_hash() and calculate_sha256() of a base or VAE file, once per run: reading a
+// 2-7 GB checkpoint takes seconds, so this is done when the run starts, never per save. Folders
+// (diffusers) and unreadable files get no hash, as there is no one file whose hash tools match.
+void hash_model_file(const fs::path& path, std::string* legacy, std::string* full) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return;
+  try {
+    *legacy = legacy_model_hash_of_file(path);
+    *full = sha256_file_hex(path);
+  } catch (const Error&) {
+    legacy->clear();
+    full->clear();
+  }
+}
+
+// Views of CPU contiguous tensors (kohya_state's) as the safetensors writer sees them.
+std::vector<TensorToWrite> tensor_views(const std::vector<std::pair<std::string, torch::Tensor>>& state) {
+  std::vector<TensorToWrite> out;
+  for (const auto& [name, t] : state)
+    out.push_back({name, safetensors_dtype_of(t.scalar_type()), std::vector<std::int64_t>(t.sizes().begin(), t.sizes().end()),
+                   std::string_view(static_cast<const char*>(t.data_ptr()), t.nbytes())});
+  return out;
+}
+
+// ss_bucket_info's buckets: kohya numbers the non-empty buckets in (width, height) order, as the
+// plan lists them; the mean aspect error is over the images kohya registers (repeats above 0).
+void fill_bucket_info(const BucketPlan& plan, LoRATrainingInfo& i) {
+  std::int64_t index = 0;
+  for (const BucketSummary& b : plan.buckets) {
+    if (b.entries <= 0) continue;
+    i.buckets.push_back({index++, b.size.width, b.size.height, static_cast<std::int64_t>(b.entries)});
+  }
+  double sum = 0;
+  std::int64_t n = 0;
+  for (const PlannedImage& im : plan.images) {
+    if (im.repeats <= 0) continue;
+    sum += std::abs(im.assignment.aspect_error);
+    ++n;
+  }
+  i.mean_img_ar_error = n > 0 ? sum / static_cast<double>(n) : 0.0;
+}
+
 }  // namespace
 
 std::string output_name(const TrainConfig& config) {
@@ -70,6 +121,8 @@ LoRATrainingInfo make_training_info(const TrainConfig& c, const TrainingSet& set
   i.output_name = output_name(c);
   i.sd_model_name = model.name;
   i.vae_name = c.model.vae ? c.model.vae->filename().string() : "";
+  if (model.tiny_random.empty()) hash_model_file(c.model.path, &i.sd_model_hash, &i.new_sd_model_hash);
+  if (c.model.vae) hash_model_file(*c.model.vae, &i.vae_hash, &i.new_vae_hash);
   i.tiny_random_base = model.tiny_random;
   if (!model.tiny_random.empty())
     i.training_comment = fmt::format("trained on {}: tiny random base model, not a real checkpoint",
@@ -98,6 +151,7 @@ LoRATrainingInfo make_training_info(const TrainConfig& c, const TrainingSet& set
   i.enable_bucket = c.data.bucketing;
   i.min_bucket_reso = c.data.min_bucket_reso;
   i.max_bucket_reso = c.data.max_bucket_reso;
+  fill_bucket_info(set.plan, i);
   i.mixed_precision = to_string(c.training.mixed_precision);
   i.save_precision = to_string(c.saving.precision);
   if (model.family != ModelFamily::SDXL) i.clip_skip = c.model.clip_skip;
@@ -112,6 +166,16 @@ LoRATrainingInfo make_training_info(const TrainConfig& c, const TrainingSet& set
   i.caption_dropout_rate = c.data.caption_dropout_rate;
   i.caption_tag_dropout_rate = c.data.caption_tag_dropout_rate;
   i.keep_tokens = c.data.keep_tokens;
+  // ss_max_token_length stays None: captions are cut at 75 tokens, kohya's default.
+  if (c.timesteps.min != 0) i.min_timestep = c.timesteps.min;
+  if (c.timesteps.max != 1000) i.max_timestep = c.timesteps.max;
+  if (c.validation.enabled()) {
+    i.validation_split = c.validation.split;
+    i.num_validation_images = static_cast<std::int64_t>(set.validation.size());
+    i.validation_seed = c.validation.seed;
+    if (c.validation.every_n_steps > 0) i.validate_every_n_steps = c.validation.every_n_steps;
+    i.validate_every_n_epochs = 1;  // Lathe validates at every epoch end
+  }
   i.shuffle_caption = c.data.shuffle_caption;
   i.flip_aug = c.data.flip;
   i.random_crop = c.data.crop == CropMode::Random;
@@ -124,12 +188,25 @@ LoRATrainingInfo make_training_info(const TrainConfig& c, const TrainingSet& set
   return i;
 }
 
+std::map<std::string, std::string> lora_file_metadata(const LoRAOptions& options, const LoRATrainingInfo& info,
+                                                      const std::vector<TensorToWrite>& tensors) {
+  std::map<std::string, std::string> metadata = kohya_metadata(options, info);
+  const AddnetHashes hashes = addnet_hashes(tensors, metadata);
+  metadata["sshs_model_hash"] = hashes.model_hash;
+  metadata["sshs_legacy_hash"] = hashes.legacy_hash;
+  return metadata;
+}
+
 void save_lora_file(const LoRANetwork& network, const fs::path& run_dir, const fs::path& relative,
                     const TrainConfig& config, const LoRATrainingInfo& info) {
   const fs::path path = run_dir / relative;
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  network->save(path, save_dtype(config.saving.precision), kohya_metadata(network->options(), info));
+  LoRATrainingInfo saved = info;
+  saved.training_finished_at = unix_seconds_now();  // kohya: the time of each save
+  // kohya_state is sorted by name and all one dtype: the layout the hashes assume.
+  const auto state = network->kohya_state(save_dtype(config.saving.precision));
+  write_tensors(path, state, lora_file_metadata(network->options(), saved, tensor_views(state)));
 }
 
 std::vector<fs::path> prune_epoch_files(const fs::path& run_dir, const std::string& name,

@@ -1,14 +1,17 @@
 // The LoRA files a run leaves for users: epochs/<name>-e0003.safetensors at epoch ends,
 // epochs/<name>-s000120.safetensors for step and save-now saves, epochs/<name>.safetensors at
-// the end, each in kohya's format with the ss_* metadata (filled here from the profile, the
-// training set and the base model) at saving.precision. keep_last prunes old epoch files.
+// the end, each in kohya's format with the ss_* and modelspec.* metadata (filled here from the
+// profile, the training set and the base model, whose file is hashed once when the run starts)
+// and the file's own sshs_* hashes, at saving.precision. keep_last prunes old epoch files.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "lora/lora_metadata.h"
 #include "lora/lora_network.h"
 
@@ -24,7 +27,13 @@ LoRATrainingInfo make_training_info(const TrainConfig& config, const TrainingSet
                                     const BaseModel& model, std::int64_t batches_per_epoch,
                                     std::int64_t total_steps, std::int64_t total_epochs);
 
-// Writes the network to run_dir/relative at config.saving.precision.
+// The metadata of a LoRA file holding `tensors` (as they will be written): kohya_metadata, then
+// the sshs_model_hash / sshs_legacy_hash of those tensors with the ss_* keys (io/model_hashes.h).
+std::map<std::string, std::string> lora_file_metadata(const LoRAOptions& options, const LoRATrainingInfo& info,
+                                                      const std::vector<TensorToWrite>& tensors);
+
+// Writes the network to run_dir/relative at config.saving.precision, with the metadata above and
+// ss_training_finished_at set to now.
 void save_lora_file(const LoRANetwork& network, const std::filesystem::path& run_dir,
                     const std::filesystem::path& relative, const TrainConfig& config,
                     const LoRATrainingInfo& info);

@@ -1,11 +1,13 @@
 // Reading a LoRA file's structure from its header (what `lathe lora inspect` prints): parts,
-// ranks, alphas in every float dtype, conv vs linear, non-LoRA keys, and the errors.
+// ranks, alphas in every float dtype, conv vs linear, non-LoRA keys, the errors, and the
+// SHA-256 of the tensor bytes (A1111's hash of a LoRA).
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <vector>
 
 #include "common/error.h"
+#include "io/model_hashes.h"
 #include "io/safetensors.h"
 #include "lora/lora_file_info.h"
 #include "temp_dir.h"
@@ -92,6 +94,20 @@ TEST(LoRAFileInfo, Errors) {
   EXPECT_THROW(read_lora_file_info(SafetensorsFile(write(
                    dir, {zeros(a + ".lora_down.weight", {4, 8}), zeros(a + ".lora_up.weight", {8, 3})}))),
                Error);
+}
+
+// The file's bytes after the header, hashed: for two tensors of 2 bytes 01 02 / 03 04 that is
+// Python's hashlib.sha256(bytes([1, 2, 3, 4])).hexdigest(); and what addnet_hashes (so the
+// sshs_model_hash Lathe writes) gives for the same tensors.
+TEST(LoRAFileInfo, TensorHashIsA1111sHashOfTheFile) {
+  test::TempDir dir;
+  const std::vector<Blob> blobs = {{"lora_unet_a.lora_down.weight", DType::F16, {1, 1}, std::string("\x01\x02", 2)},
+                                   {"lora_unet_a.lora_up.weight", DType::F16, {1, 1}, std::string("\x03\x04", 2)}};
+  SafetensorsFile file(write(dir, blobs));
+  EXPECT_EQ(lora_tensor_sha256(file), "9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a");
+  std::vector<TensorToWrite> t;
+  for (const auto& b : blobs) t.push_back({b.name, b.dtype, b.shape, b.bytes});
+  EXPECT_EQ(addnet_hashes(t, file.metadata()).model_hash, lora_tensor_sha256(file));
 }
 
 }  // namespace

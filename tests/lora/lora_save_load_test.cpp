@@ -1,15 +1,25 @@
 // kohya-format files: save -> load gives identical tensors and metadata, save precisions,
-// strict loading errors, and the ss_* metadata formatting.
+// strict loading errors, the ss_* and modelspec.* metadata formatting, and the sshs_* hashes
+// of a saved file.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+
 #include "common/error.h"
+#include "common/sha256.h"
 #include "io/safetensors.h"
 #include "lora/lora_metadata.h"
 #include "lora/lora_network.h"
 #include "lora_fixtures.h"
 #include "temp_dir.h"
+#include "train/lora_saving.h"
+#include "train/train_config.h"
 
 namespace lathe {
 namespace {
@@ -179,6 +189,123 @@ TEST(LoRAMetadata, KohyaKeysAndFormatting) {
   LoRAOptions plain;
   EXPECT_EQ(kohya_metadata(plain, info).count("ss_network_args"), 0u);
   EXPECT_EQ(kohya_metadata(plain, info).count("lathe_base_model"), 1u);
+}
+
+TEST(LoRAMetadata, BucketInfoIsKohyasJsonDumps) {
+  auto info = sample_info();
+  info.buckets = {{0, 512, 512, 20}, {3, 576, 448, 10}};
+  info.mean_img_ar_error = 0.012345678901234568;
+  // Python: json.dumps({"buckets": {0: {"resolution": (512, 512), "count": 20},
+  //   3: {"resolution": (576, 448), "count": 10}}, "mean_img_ar_error": 0.012345678901234568})
+  const std::string expected =
+      "{\"buckets\": {\"0\": {\"resolution\": [512, 512], \"count\": 20}, \"3\": {\"resolution\": [576, 448], "
+      "\"count\": 10}}, \"mean_img_ar_error\": 0.012345678901234568}";
+  EXPECT_EQ(kohya_bucket_info(info), expected);
+  EXPECT_EQ(kohya_metadata(LoRAOptions{}, info).at("ss_bucket_info"), expected);
+  info.enable_bucket = false;  // kohya: bucket_info stays None
+  EXPECT_EQ(kohya_bucket_info(info), "null");
+}
+
+TEST(LoRAMetadata, ValidationTokenAndHashKeys) {
+  auto info = sample_info();
+  auto m = kohya_metadata(LoRAOptions{}, info);
+  EXPECT_EQ(m.at("ss_validation_split"), "0.0");
+  EXPECT_EQ(m.at("ss_num_validation_images"), "0");
+  EXPECT_EQ(m.at("ss_validation_seed"), "None");
+  EXPECT_EQ(m.at("ss_validate_every_n_steps"), "None");
+  EXPECT_EQ(m.at("ss_validate_every_n_epochs"), "None");
+  EXPECT_EQ(m.at("ss_max_token_length"), "None");
+  EXPECT_EQ(m.count("ss_sd_model_hash"), 0u);  // tiny random base: no file to hash
+  EXPECT_EQ(m.count("ss_training_finished_at"), 0u);
+  info.validation_split = 0.1;
+  info.num_validation_images = 3;
+  info.validation_seed = 7;
+  info.validate_every_n_steps = 50;
+  info.validate_every_n_epochs = 1;
+  info.sd_model_hash = "ed5b83d0";
+  info.new_sd_model_hash = std::string(64, 'a');
+  info.training_finished_at = 1765118725.25;
+  m = kohya_metadata(LoRAOptions{}, info);
+  EXPECT_EQ(m.at("ss_validation_split"), "0.1");
+  EXPECT_EQ(m.at("ss_num_validation_images"), "3");
+  EXPECT_EQ(m.at("ss_validation_seed"), "7");
+  EXPECT_EQ(m.at("ss_validate_every_n_steps"), "50");
+  EXPECT_EQ(m.at("ss_validate_every_n_epochs"), "1");
+  EXPECT_EQ(m.at("ss_sd_model_hash"), "ed5b83d0");
+  EXPECT_EQ(m.at("ss_new_sd_model_hash"), std::string(64, 'a'));
+  EXPECT_EQ(m.at("ss_training_finished_at"), "1765118725.25");  // Python str(time.time())
+}
+
+TEST(LoRAMetadata, ModelSpecKeysFollowKohyasSaiModelSpec) {
+  const char* old_tz = std::getenv("TZ");
+  const std::string saved_tz = old_tz ? old_tz : "";
+  ::setenv("TZ", "UTC", 1);
+  ::tzset();
+  auto info = sample_info();
+  info.width = 768;
+  info.height = 512;
+  info.clip_skip = 2;
+  info.training_finished_at = 1765118725.9;
+  auto m = kohya_metadata(LoRAOptions{}, info);
+  EXPECT_EQ(m.at("modelspec.sai_model_spec"), "1.0.0");
+  EXPECT_EQ(m.at("modelspec.architecture"), "stable-diffusion-v1/lora");
+  EXPECT_EQ(m.at("modelspec.implementation"), "diffusers");
+  EXPECT_EQ(m.at("modelspec.title"), "dog");
+  EXPECT_EQ(m.at("modelspec.resolution"), "768x512");
+  EXPECT_EQ(m.at("modelspec.prediction_type"), "epsilon");
+  EXPECT_EQ(m.at("modelspec.encoder_layer"), "2");
+  // Python: datetime.datetime.fromtimestamp(int(1765118725.9)).isoformat() with TZ=UTC
+  EXPECT_EQ(m.at("modelspec.date"), "2025-12-07T14:45:25");
+  EXPECT_EQ(m.count("modelspec.timestep_range"), 0u);
+  info.min_timestep = 200;
+  EXPECT_EQ(kohya_metadata(LoRAOptions{}, info).at("modelspec.timestep_range"), "200,1000");
+  info.family = ModelFamily::SD2;
+  EXPECT_EQ(kohya_metadata(LoRAOptions{}, info).at("modelspec.architecture"), "stable-diffusion-v2-512/lora");
+  info.v_parameterization = true;
+  m = kohya_metadata(LoRAOptions{}, info);
+  EXPECT_EQ(m.at("modelspec.architecture"), "stable-diffusion-v2-768-v/lora");
+  EXPECT_EQ(m.at("modelspec.prediction_type"), "v");
+  info.family = ModelFamily::SDXL;
+  info.v_parameterization = false;
+  m = kohya_metadata(LoRAOptions{}, info);
+  EXPECT_EQ(m.at("modelspec.architecture"), "stable-diffusion-xl-v1-base/lora");
+  EXPECT_EQ(m.at("modelspec.implementation"), "https://github.com/Stability-AI/generative-models");
+  if (old_tz) ::setenv("TZ", saved_tz.c_str(), 1); else ::unsetenv("TZ");
+  ::tzset();
+}
+
+// A saved file carries sshs_model_hash = the SHA-256 of its bytes after the header, which is
+// how A1111 hashes a .safetensors LoRA itself (hashes.addnet_hash_safetensors), and the time
+// of the save.
+TEST(LoRASaveLoad, SavedFilesCarryTheirOwnHashes) {
+  test::TempDir dir;
+  torch::manual_seed(3);
+  UNet unet(test::tiny_sd15());
+  LoRAOptions o;
+  o.rank = 4;
+  LoRANetwork net(unet, std::vector<CLIPTextModel>{}, ModelFamily::SD1, o);
+  randomize_all(net);
+  TrainConfig config;
+  config.saving.precision = WeightDType::FP16;
+  const double before = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  save_lora_file(net, dir.path(), "epochs/dog-e0003.safetensors", config, sample_info());
+
+  const auto path = dir / "epochs/dog-e0003.safetensors";
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 8u);
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
+  const auto meta = SafetensorsFile(path).metadata();
+  EXPECT_EQ(meta.at("sshs_model_hash"), sha256_hex(std::string_view(bytes).substr(8 + n)));
+  EXPECT_EQ(meta.at("sshs_legacy_hash"), "e3b0c442");  // the file is under 1 MiB
+  EXPECT_GE(std::stod(meta.at("ss_training_finished_at")), before);
+  EXPECT_EQ(meta.count("modelspec.date"), 1u);
+  // The hashes cover the tensors: other weights, another hash.
+  randomize_all(net);
+  save_lora_file(net, dir.path(), "epochs/dog-e0004.safetensors", config, sample_info());
+  EXPECT_NE(SafetensorsFile(dir / "epochs/dog-e0004.safetensors").metadata().at("sshs_model_hash"),
+            meta.at("sshs_model_hash"));
 }
 
 }  // namespace
