@@ -35,6 +35,9 @@ enum class MixedPrecision { No, FP16, BF16 };  // "no" | "fp16" | "bf16"
 enum class CropMode { Center, Random };        // "center" | "random"
 enum class LatentCache { Off, Memory, Disk };  // "off" | "memory" | "disk"
 enum class NetworkType { LoRA, LoCon };        // "lora" | "locon"
+// [dataset] on_bad_image: an image that cannot be decoded stops the run, or is left out of it
+// with a warning in log.txt naming the file.
+enum class BadImagePolicy { Stop, Skip };      // "stop" | "skip"
 
 // The prefix of a tiny random-weight model path ("tiny-random:sd15", "tiny-random:sdxl").
 inline constexpr const char* kTinyRandomPrefix = "tiny-random:";
@@ -72,6 +75,7 @@ struct DataConfig {
   RemainderPolicy remainder_policy = RemainderPolicy::Partial;
   LatentCache cache_latents = LatentCache::Memory;
   bool cache_text_encoder_outputs = false;
+  BadImagePolicy on_bad_image = BadImagePolicy::Stop;
 };
 
 // [network]: what the profile says, including the type; to_lora_options() turns it into the

@@ -16,7 +16,7 @@ const Keys& data_keys() {
                             "caption_tag_dropout_rate", "flip", "crop", "bucketing",
                             "min_bucket_reso", "max_bucket_reso", "bucket_reso_steps",
                             "bucket_no_upscale", "remainder_policy", "cache_latents",
-                            "cache_text_encoder_outputs"};
+                            "cache_text_encoder_outputs", "on_bad_image"};
   return keys;
 }
 

@@ -202,6 +202,9 @@ DataConfig read_data_options(const std::optional<ProfileTable>& dataset,
         d.cache_latents);
     d.cache_text_encoder_outputs =
         read_bool(t, "cache_text_encoder_outputs", d.cache_text_encoder_outputs);
+    d.on_bad_image = read_choice<BadImagePolicy>(
+        t, "on_bad_image", {{"stop", BadImagePolicy::Stop}, {"skip", BadImagePolicy::Skip}},
+        d.on_bad_image);
   }
   return d;
 }

@@ -89,6 +89,7 @@ void add_dataset(Entries& e, const ProfileDataset& ds, const DataConfig& d) {
   e.str("remainder_policy", remainder_policy_name(d.remainder_policy));
   e.str("cache_latents", to_string(d.cache_latents));
   e.flag("cache_text_encoder_outputs", d.cache_text_encoder_outputs);
+  e.str("on_bad_image", d.on_bad_image == BadImagePolicy::Skip ? "skip" : "stop");
   for (std::size_t i = 0; i < ds.concepts.size(); ++i) {
     const ConceptSpec& c = ds.concepts[i];
     e.section(fmt::format("concepts[{}]", i + 1));

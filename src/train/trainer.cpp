@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "lora/lora_network.h"
+#include "train/bad_images.h"
 #include "train/base_model.h"
 #include "train/checkpoint_state.h"
 #include "train/compute_device.h"
@@ -75,6 +76,7 @@ struct Trainer::State {
   TrainingSet set;
   std::unique_ptr<LatentStore> latents;
   std::unique_ptr<TextEncoderCache> text_cache;
+  std::unique_ptr<BadImages> bad_images;  // dataset.on_bad_image for images met mid-run
   // The model: the frozen base and the network attached to it.
   BaseModel model;
   LoRANetwork network{nullptr};
@@ -138,6 +140,8 @@ struct Trainer::State {
     latents = std::make_unique<LatentStore>(config.data.cache_latents, config.output.dir / ".latent_cache",
                                             model.vae_identity);
     latents->set_pinned_for_device(device.is_cuda());
+    bad_images = std::make_unique<BadImages>(config.data.on_bad_image,
+                                             [this](const std::string& w) { message(w); });
 
     torch::manual_seed(config.training.seed);  // LoRA's kaiming init draws from the global generator
     network = LoRANetwork(model.unet, model.text_encoders, model.family, to_lora_options(config.network));
@@ -223,7 +227,12 @@ struct Trainer::State {
     optimizer->zero_grad();
     for (; micro < accumulator.steps() && pos.batch < static_cast<std::int64_t>(batches.size()); ++micro) {
       TrainingBatch batch = prepare_batch(model, *latents, set.train, batches[pos.batch], config.data,
-                                          config.training.seed, pos.epoch, pos.batch, device);
+                                          config.training.seed, pos.epoch, pos.batch, device,
+                                          bad_images.get());
+      if (!batch.latents.defined()) {  // every image of it left out (on_bad_image = "skip")
+        ++pos.batch;
+        continue;
+      }
       torch::Tensor loss = micro_batch_loss(model, *text_cache, batch, config, *noise, pos.step, micro,
                                             train_text_encoder, device);
       const double value = loss.item<double>();
@@ -237,6 +246,11 @@ struct Trainer::State {
       }
       ++pos.batch;
       if (callbacks.after_micro_batch) callbacks.after_micro_batch(optimizer->all_params());
+    }
+    if (counted == 0 && finite) {  // no image of this step could be used: no update
+      ++pos.step;
+      out.skipped = true;
+      return out;
     }
     finite = scaler.unscale_and_check(optimizer->all_params()) && finite;
     if (finite) {
@@ -295,7 +309,8 @@ struct Trainer::State {
   // --- validation and saving ---
   void validate() {
     network->eval();
-    ValidationResult r = validation_loss(model, *latents, *text_cache, set, config, *noise, device);
+    ValidationResult r = validation_loss(model, *latents, *text_cache, set, config, *noise, device,
+                                         bad_images.get());
     network->train();
     TrainProgress p = snapshot(TrainProgress::Kind::Validation);
     p.validation_loss = r.loss;

@@ -35,22 +35,30 @@ SizeConditioning size_conditioning(const TrainingExample& example, const ImageVi
 TrainingBatch prepare_batch(BaseModel& model, LatentStore& store,
                             const std::vector<TrainingExample>& examples, const PlannedBatch& batch,
                             const DataConfig& data, std::uint64_t seed, std::int64_t epoch,
-                            std::int64_t batch_index, torch::Device device) {
+                            std::int64_t batch_index, torch::Device device, BadImages* bad) {
   const CaptionOptions captions = caption_options(data);
   TrainingBatch b;
   std::vector<torch::Tensor> latents;
   std::vector<float> weights;
   for (std::size_t slot = 0; slot < batch.examples.size(); ++slot) {
     const TrainingExample& example = examples.at(batch.examples[slot]);
+    if (bad && bad->left_out(example.image_path)) continue;
     SeededRng rng(mix_seed(seed, {static_cast<std::uint64_t>(epoch),
                                   static_cast<std::uint64_t>(batch_index), slot}));
     const ImageView view = choose_image_view(example.assignment, data.crop, data.flip, rng);
-    latents.push_back(example_latent(model, store, example, view, device));
+    try {
+      latents.push_back(example_latent(model, store, example, view, device));
+    } catch (const BadImageError& e) {
+      if (!bad) throw;
+      bad->handle(e);  // throws under "stop"
+      continue;
+    }
     b.captions.push_back(process_caption(example.caption, captions, rng));
     b.sizes.push_back(size_conditioning(example, view));
     weights.push_back(static_cast<float>(example.loss_weight));
     b.concepts.push_back(example.concept_index);
   }
+  if (latents.empty()) return b;  // every image of the batch was left out
   b.latents = torch::stack(latents);
   b.loss_weights = to_device_async(torch::tensor(weights), device);
   return b;

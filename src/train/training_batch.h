@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "train/bad_images.h"
 #include "train/base_model.h"
 #include "train/epoch_order.h"
 #include "train/latent_cache.h"
@@ -37,9 +38,14 @@ torch::Tensor example_latent(BaseModel& model, LatentStore& store, const Trainin
 // bucket's crop box; mirrored when flipped).
 SizeConditioning size_conditioning(const TrainingExample& example, const ImageView& view);
 
+// An image that cannot be used goes to `bad` (dataset.on_bad_image: it throws the stop error,
+// or leaves the image out of this batch and of later ones; without `bad`, the BadImageError
+// propagates). A batch whose every image is left out has undefined `latents`: no step trains
+// on it. The other slots draw exactly what they draw without the bad one.
 TrainingBatch prepare_batch(BaseModel& model, LatentStore& store,
                             const std::vector<TrainingExample>& examples, const PlannedBatch& batch,
                             const DataConfig& data, std::uint64_t seed, std::int64_t epoch,
-                            std::int64_t batch_index, torch::Device device);
+                            std::int64_t batch_index, torch::Device device,
+                            BadImages* bad = nullptr);
 
 }  // namespace lathe

@@ -14,7 +14,10 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/error.h"
+#include "dataset/decode_limit.h"
+#include "dataset/image_container.h"
 #include "dataset/image_header.h"
+#include "io/atomic_file.h"
 #include "train/train_config.h"
 
 namespace lathe {
@@ -129,6 +132,48 @@ torch::Tensor to_chw_tensor(const cv::Mat& rgb) {
       .contiguous();
 }
 
+// The file's bytes, checked as the audit's --deep checks them, then decoded from memory (one
+// read). The header decides first whether decoding is affordable: OpenCV itself would
+// allocate gigabytes for a small PNG that claims 30000x30000 pixels.
+cv::Mat decode_checked(const std::filesystem::path& path) {
+  const ImageInfo header = read_image_header(path);
+  if (!header.ok) throw BadImageError(path, header.problem);
+  if (std::string too_large = decode_size_problem(header); !too_large.empty())
+    throw BadImageError(path, too_large);
+  std::string data;
+  try {
+    data = read_file(path, std::size_t(1) << 30);
+  } catch (const Error& e) {
+    throw BadImageError(path, e.what());
+  }
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  if (std::string problem = container_problem(bytes, data.size()); !problem.empty())
+    throw BadImageError(path, problem);
+  cv::Mat decoded;
+  try {
+    decoded = cv::imdecode(cv::Mat(1, static_cast<int>(data.size()), CV_8U, data.data()),
+                           cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    throw BadImageError(path, fmt::format("OpenCV cannot decode it: {}", e.err));
+  }
+  if (decoded.empty())
+    throw BadImageError(path, fmt::format("OpenCV cannot decode the {} data (corrupt or an "
+                                          "unsupported variant); `lathe audit --deep` lists "
+                                          "such files",
+                                          image_format_name(header.format)));
+  // IMREAD_UNCHANGED ignores EXIF: compare with the stored size, then orient as the header
+  // reader did when sizing the image.
+  const bool swap = header.exif_orientation >= 5;
+  const int stored_w = swap ? header.height : header.width;
+  const int stored_h = swap ? header.width : header.height;
+  if (decoded.cols != stored_w || decoded.rows != stored_h)
+    throw BadImageError(path, fmt::format("the header says {}x{} but the pixels decode to {}x{}",
+                                          stored_w, stored_h, decoded.cols, decoded.rows));
+  cv::Mat rgb = to_rgb(decoded, path);
+  apply_orientation(rgb, header.exif_orientation);
+  return rgb;
+}
+
 }  // namespace
 
 ImageView choose_image_view(const BucketAssignment& assignment, CropMode crop, bool flip,
@@ -146,23 +191,14 @@ ImageView choose_image_view(const BucketAssignment& assignment, CropMode crop, b
   return v;
 }
 
+BadImageError::BadImageError(std::filesystem::path path, std::string problem)
+    : Error(fmt::format("{}: {}", path.string(), problem)),
+      path_(std::move(path)),
+      problem_(std::move(problem)) {}
+
 torch::Tensor load_training_image(const std::filesystem::path& path,
                                   const BucketAssignment& assignment, const ImageView& view) {
-  cv::Mat decoded;
-  try {
-    decoded = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    throw Error(fmt::format("{}: OpenCV cannot decode it: {}", path.string(), e.err));
-  }
-  if (decoded.empty())
-    throw Error(
-        fmt::format("{}: cannot decode the image (missing, corrupt or an unsupported "
-                    "format); `lathe audit --deep` lists such files",
-                    path.string()));
-  cv::Mat rgb = to_rgb(decoded, path);
-  // IMREAD_UNCHANGED ignores EXIF, so orient as the header reader did when sizing the image.
-  apply_orientation(rgb, read_image_header(path).exif_orientation);
-
+  cv::Mat rgb = decode_checked(path);
   const BucketSize bucket = assignment.bucket;
   cv::Mat resized = resize_to(rgb, assignment.resized_width, assignment.resized_height);
   if (view.crop_left < 0 || view.crop_top < 0 || view.crop_left + bucket.width > resized.cols ||

@@ -1,6 +1,7 @@
 // Building the TrainingSet a run trains on: scan the profile's dataset, hold out the validation
 // images (a seeded per-concept split, or a concept folder of their own), plan the buckets of
-// what remains, and collect what the trainer needs per image (caption, weight, assignment) and
+// what remains (images the scan found unusable stop the run or leave it: dataset.on_bad_image),
+// and collect what the trainer needs per image (caption, weight, assignment) and
 // for the LoRA metadata (kohya's ss_tag_frequency). Everything is a function of the TrainConfig
 // and the files, so a resumed run rebuilds the same set.
 #include "train/training_set.h"
@@ -13,6 +14,7 @@
 
 #include "common/error.h"
 #include "common/seeded_rng.h"
+#include "train/bad_images.h"
 #include "train/train_config.h"
 
 namespace lathe {
@@ -123,6 +125,8 @@ void add_validation_concept(const TrainConfig& config, const BucketSelector& sel
   spec.path = folder;
   spec.caption_extension = config.dataset.options.caption_extension;
   Dataset scanned = scan_concepts(folder.parent_path(), {spec}, config.dataset.options);
+  for (std::string& w : remove_bad_images(scanned, config.data.on_bad_image))
+    set.warnings.push_back(std::move(w));
   const Concept& c = scanned.concepts.at(0);
   if (!c.scan_problems.empty())
     throw Error(fmt::format("validation.concept {}: {}", folder.string(), c.scan_problems[0]));
@@ -198,6 +202,9 @@ TrainingSet build_training_set(const TrainConfig& config) {
   const BucketSelector selector(settings);
   Dataset dataset = scan_profile_dataset(config.dataset, config.dataset.options);
   collect_scan_warnings(dataset, set.warnings);
+  // Images that cannot be used stop the run here, before the model loads, or leave it.
+  for (std::string& w : remove_bad_images(dataset, config.data.on_bad_image))
+    set.warnings.push_back(std::move(w));
   for (const Concept& c : dataset.concepts) set.concept_names.push_back(c.folder_name);
 
   if (config.validation.split > 0.0) split_validation(dataset, config, selector, set);

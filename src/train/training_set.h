@@ -38,8 +38,9 @@ struct TrainingSet {
   // kohya's ss_tag_frequency: concept folder name -> lower-cased tag -> times it occurs in the
   // training captions (kohya counts a tag repeated in one caption twice).
   std::map<std::string, std::map<std::string, int>> tag_frequency;
-  // Images the plan could not use (no readable size) or captions that could not be read:
-  // the trainer logs them; a set with no trainable image is an error.
+  // Images left out (dataset.on_bad_image = "skip"; under "stop" building the set throws) or
+  // captions that could not be read: the trainer logs them; a set with no trainable image is
+  // an error.
   std::vector<std::string> warnings;
 };
 
@@ -47,7 +48,8 @@ struct TrainingSet {
 // chosen with config.validation.seed, at least one image when split > 0; or the images of
 // config.validation.concept), assigns buckets (config.data bucket keys, training resolution)
 // and plans the epoch (batch size, remainder policy). Throws lathe::Error naming the dataset
-// path when nothing is left to train.
+// path when nothing is left to train, and naming the images when some cannot be used and
+// dataset.on_bad_image is "stop" (unreadable, cut short, corrupt header, over the decode limit).
 TrainingSet build_training_set(const TrainConfig& config);
 
 // BucketSettings from the profile ([dataset] bucket keys, [training] resolution). With

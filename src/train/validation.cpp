@@ -54,22 +54,36 @@ double example_loss(BaseModel& model, LatentStore& store, TextEncoderCache& cach
 
 ValidationResult validation_loss(BaseModel& model, LatentStore& store, TextEncoderCache& cache,
                                  const TrainingSet& set, const TrainConfig& config,
-                                 const NoiseSchedule& schedule, torch::Device device) {
+                                 const NoiseSchedule& schedule, torch::Device device,
+                                 BadImages* bad) {
   if (set.validation.empty())
     throw Error("validation: no validation image (check validation.split / validation.concept)");
   torch::NoGradGuard no_grad;
   std::map<std::string, std::pair<double, int>> sums;
   double total = 0;
+  std::size_t counted = 0;
   for (std::size_t i = 0; i < set.validation.size(); ++i) {
     const TrainingExample& example = set.validation[i];
-    const double loss = example_loss(model, store, cache, example, i, config, schedule, device);
+    if (bad && bad->left_out(example.image_path)) continue;
+    double loss = 0;
+    try {
+      loss = example_loss(model, store, cache, example, i, config, schedule, device);
+    } catch (const BadImageError& e) {
+      if (!bad) throw;
+      bad->handle(e);  // throws under "stop"
+      continue;
+    }
+    ++counted;
     total += loss;
     auto& sum = sums[set.concept_names.at(example.concept_index)];
     sum.first += loss;
     sum.second += 1;
   }
   ValidationResult r;
-  r.loss = total / static_cast<double>(set.validation.size());
+  if (counted == 0)
+    throw Error("validation: every validation image was left out as unusable; fix or replace "
+                "them, or turn validation off");
+  r.loss = total / static_cast<double>(counted);
   for (const auto& [name, sum] : sums) r.per_concept[name] = sum.first / sum.second;
   return r;
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "train/bad_images.h"
 #include "train/base_model.h"
 #include "train/latent_cache.h"
 #include "train/noise_schedule.h"
@@ -29,8 +30,11 @@ struct ValidationResult {
 
 // Call with the LoRA network in eval mode (the caller switches it back). Throws lathe::Error
 // when there is no validation example.
+// An image that cannot be used goes to `bad` as in prepare_batch: the run stops, or the example
+// is left out of the mean (an error when every one is).
 ValidationResult validation_loss(BaseModel& model, LatentStore& store, TextEncoderCache& cache,
                                  const TrainingSet& set, const TrainConfig& config,
-                                 const NoiseSchedule& schedule, torch::Device device);
+                                 const NoiseSchedule& schedule, torch::Device device,
+                                 BadImages* bad = nullptr);
 
 }  // namespace lathe

@@ -247,5 +247,63 @@ TEST(DataTrainingImage, RandomCropsStayInsideAndFlipsHappenBothWays) {
   EXPECT_LT(flips, 250);
 }
 
+// A load that must fail with a BadImageError naming the file and saying `expect`.
+void expect_bad_image(const fs::path& path, const std::string& expect) {
+  try {
+    load_training_image(path, assignment(8, 8, 8, 8), {});
+    FAIL() << "expected an error for " << path;
+  } catch (const BadImageError& e) {
+    EXPECT_EQ(e.path(), path);
+    EXPECT_NE(std::string(e.what()).find(path.filename().string()), std::string::npos) << e.what();
+    EXPECT_NE(e.problem().find(expect), std::string::npos) << e.problem();
+  }
+}
+
+TEST(DataTrainingImage, TruncatedFilesAreRefusedNotTrainedAsGrey) {
+  // libjpeg decodes a JPEG cut in half with only a warning on stderr ("Premature end of JPEG
+  // file"), libpng a PNG without its end: training must refuse them, naming the file.
+  TempDir dir;
+  cv::Mat m(64, 64, CV_8UC3);
+  cv::randu(m, 0, 256);
+  std::vector<unsigned char> jpeg, png;
+  cv::imencode(".jpg", m, jpeg);
+  cv::imencode(".png", m, png);
+  test::write_text(dir / "cut.jpg", std::string(jpeg.begin(), jpeg.begin() + jpeg.size() / 2));
+  test::write_text(dir / "cut.png", std::string(png.begin(), png.end() - 12));
+  expect_bad_image(dir / "cut.jpg", "truncated JPEG");
+  expect_bad_image(dir / "cut.png", "truncated PNG");
+}
+
+TEST(DataTrainingImage, ImageBombsAreRefusedBeforeDecoding) {
+  // 30000x30000 (8-bit) and 32000x32000 16-bit claims in a few hundred bytes: refused from the
+  // header with the audit's limit, never handed to OpenCV.
+  TempDir dir;
+  test::write_text(dir / "bomb.png", test::png_claiming(30000, 30000));
+  std::string deep = test::png_claiming(32000, 32000);
+  deep[24] = 16;  // bit depth 16
+  test::fix_ihdr_crc(deep);
+  test::write_text(dir / "bomb16.png", deep);
+  expect_bad_image(dir / "bomb.png", "30000x30000 (900 megapixels), too large to decode");
+  expect_bad_image(dir / "bomb16.png", "32000x32000 (1024 megapixels), too large to decode");
+}
+
+TEST(DataTrainingImage, CorruptPixelDataIsABadImage) {
+  // Complete container, valid CRCs, but the compressed stream is garbage: the decoder fails.
+  TempDir dir;
+  std::string png = test::encode_png(32, 32);
+  const std::size_t idat = png.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  const std::uint32_t len = (std::uint32_t(std::uint8_t(png[idat - 4])) << 24) |
+                            (std::uint32_t(std::uint8_t(png[idat - 3])) << 16) |
+                            (std::uint32_t(std::uint8_t(png[idat - 2])) << 8) |
+                            std::uint32_t(std::uint8_t(png[idat - 1]));
+  for (std::uint32_t i = 0; i < len; ++i) png[idat + 4 + i] = static_cast<char>(0xA5 ^ i);
+  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(png.data() + idat), len + 4);
+  for (int i = 0; i < 4; ++i)
+    png[idat + 4 + len + i] = static_cast<char>((crc >> (24 - 8 * i)) & 0xFF);
+  test::write_text(dir / "garbage.png", png);
+  expect_bad_image(dir / "garbage.png", "cannot decode");
+}
+
 }  // namespace
 }  // namespace lathe

@@ -131,7 +131,8 @@ TEST(DataTrainingSet, ValidationConceptIsScannedAsItsOwnConcept) {
   write_solid_image(dir / "val" / "v1.png", 128, 128);
   write_text(dir / "val" / "v1.txt", "held out");
   write_text(dir / "val" / "v2.png", "not a png");
-  const TrainConfig config = config_for(dir, "", "[validation]\nconcept = \"val\"\n");
+  const TrainConfig config =
+      config_for(dir, "on_bad_image = \"skip\"", "[validation]\nconcept = \"val\"\n");
   const TrainingSet set = build_training_set(config);
   EXPECT_EQ(set.train.size(), 5u);
   ASSERT_EQ(set.validation.size(), 2u);
@@ -210,14 +211,66 @@ resolution = [192, 128]
   EXPECT_EQ(set.train[1].assignment.crop_top, 32);
 }
 
-TEST(DataTrainingSet, UnreadableImagesAreWarnings) {
+TEST(DataTrainingSet, UnusableImagesStopTheRunBeforeItStarts) {
+  // on_bad_image = "stop" (the default): one error naming every bad image and what to do.
   TempDir dir;
   write_two_concepts(dir / "data");
   write_text(dir / "data" / "5_cat" / "broken.png", "not a png");
-  const TrainingSet set = build_training_set(config_for(dir, ""));
+  const std::string png = test::encode_png(64, 64);
+  write_text(dir / "data" / "5_cat" / "cut.png", png.substr(0, png.size() / 2));
+  try {
+    build_training_set(config_for(dir, ""));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("2 images training cannot use"), std::string::npos) << m;
+    EXPECT_NE(m.find("broken.png"), std::string::npos) << m;
+    EXPECT_NE(m.find("cut.png: truncated PNG"), std::string::npos) << m;
+    EXPECT_NE(m.find("dataset.on_bad_image = \"skip\""), std::string::npos) << m;
+  }
+}
+
+TEST(DataTrainingSet, UnusableImagesAreLeftOutUnderSkip) {
+  TempDir dir;
+  write_two_concepts(dir / "data");
+  write_text(dir / "data" / "5_cat" / "broken.png", "not a png");
+  const TrainingSet set = build_training_set(config_for(dir, "on_bad_image = \"skip\""));
   EXPECT_EQ(set.train.size(), 5u);
-  ASSERT_FALSE(set.warnings.empty());
+  ASSERT_EQ(set.warnings.size(), 1u);
   EXPECT_NE(set.warnings[0].find("broken.png"), std::string::npos) << set.warnings[0];
+  EXPECT_NE(set.warnings[0].find("not trained"), std::string::npos) << set.warnings[0];
+  for (const auto& ex : set.train) EXPECT_NE(ex.image_path.filename(), "broken.png");
+}
+
+TEST(DataTrainingSet, SkippingBadImagesKeepsTheOthersInTheSameOrder) {
+  // Determinism: the good images' examples and buckets are those of the same set without the
+  // bad file.
+  TempDir clean, dirty;
+  write_two_concepts(clean / "data");
+  write_two_concepts(dirty / "data");
+  write_text(dirty / "data" / "5_cat" / "c1b.png", "not a png");
+  const TrainingSet a = build_training_set(config_for(clean, "on_bad_image = \"skip\""));
+  const TrainingSet b = build_training_set(config_for(dirty, "on_bad_image = \"skip\""));
+  ASSERT_EQ(a.train.size(), b.train.size());
+  for (std::size_t i = 0; i < a.train.size(); ++i) {
+    EXPECT_EQ(a.train[i].image_path.filename(), b.train[i].image_path.filename());
+    EXPECT_EQ(a.train[i].assignment.bucket, b.train[i].assignment.bucket);
+  }
+}
+
+TEST(DataTrainingSet, ImageOverTheDecodeLimitIsBad) {
+  TempDir dir;
+  write_two_concepts(dir / "data");
+  write_text(dir / "data" / "5_cat" / "bomb.png", test::png_claiming(30000, 30000));
+  try {
+    build_training_set(config_for(dir, ""));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bomb.png: the image is 30000x30000 (900 megapixels), "
+                                         "too large to decode"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(DataTrainingSet, NothingToTrainIsAnErrorNamingTheDataset) {

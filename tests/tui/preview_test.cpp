@@ -3,8 +3,15 @@
 // RGB maps to the nearest 256- or 8-colour entry.
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
+#include <cstring>
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <string>
+#include <vector>
+
+#include "temp_dir.h"
 
 #include "tui/image_preview.h"
 #include "tui/theme.h"
@@ -81,6 +88,30 @@ TEST(Theme, RgbTo256And8) {
   EXPECT_EQ(rgb_to_8(0, 0, 255), 4);
   EXPECT_EQ(rgb_to_8(250, 250, 250), 7);
   EXPECT_EQ(rgb_to_8(230, 140, 40), 3);  // orange -> yellow
+}
+
+TEST(Preview, ImageBombsAndCutFilesAreNotDecoded) {
+  // The header decides before OpenCV runs: a small PNG claiming 30000x30000 pixels would take
+  // gigabytes to decode (the audit's and training's limit applies), a file cut short would
+  // show half grey.
+  test::TempDir dir;
+  std::vector<unsigned char> buf;
+  cv::Mat m(16, 16, CV_8UC3, cv::Scalar(1, 2, 3));
+  cv::imencode(".png", m, buf);
+  std::string png(buf.begin(), buf.end());
+  test::write_text(dir / "ok.png", png);
+  EXPECT_EQ(preview_problem(dir / "ok.png"), "");
+  std::string bomb = png;
+  const unsigned char side[4] = {0x00, 0x00, 0x75, 0x30};  // 30000, big-endian
+  std::memcpy(&bomb[16], side, 4);
+  std::memcpy(&bomb[20], side, 4);
+  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(bomb.data() + 12), 17);
+  for (int i = 0; i < 4; ++i) bomb[29 + i] = static_cast<char>((crc >> (24 - 8 * i)) & 0xFF);
+  test::write_text(dir / "bomb.png", bomb);
+  EXPECT_EQ(preview_problem(dir / "bomb.png"),
+            "the image is 30000x30000 (900 megapixels), too large to decode; resize it");
+  test::write_text(dir / "cut.png", png.substr(0, png.size() - 12));
+  EXPECT_EQ(preview_problem(dir / "cut.png").rfind("truncated PNG", 0), 0u);
 }
 
 }  // namespace
