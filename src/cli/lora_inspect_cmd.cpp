@@ -79,7 +79,14 @@ nlohmann::json to_json(const std::string& path, const LoRAFileInfo& info) {
 
 // Metadata, key names and the path come from the file: every one is shown with its control
 // bytes escaped (terminal_safe), so a LoRA cannot clear the screen or fake output lines.
-void print_text(const std::string& path, const LoRAFileInfo& info, bool keys) {
+// "(sshs_model_hash matches)": whether the hash written at saving still describes the tensors.
+std::string hash_note(const LoRAFileInfo& info, const std::string& tensor_sha256) {
+  auto it = info.metadata.find("sshs_model_hash");
+  if (it == info.metadata.end()) return "no sshs_model_hash";
+  return it->second == tensor_sha256 ? "sshs_model_hash matches" : "sshs_model_hash differs: the tensors changed";
+}
+
+void print_text(const std::string& path, const LoRAFileInfo& info, bool keys, const std::string& tensor_sha256) {
   std::cout << fmt::format("{}\n", terminal_safe(path));
   std::string parts;
   for (const auto& [p, n] : info.parts) parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", p, n);
@@ -92,6 +99,7 @@ void print_text(const std::string& path, const LoRAFileInfo& info, bool keys) {
   std::string dtypes;
   for (const auto& [d, n] : info.dtypes) dtypes += fmt::format("{}{} ({} tensors)", dtypes.empty() ? "" : ", ", d, n);
   std::cout << fmt::format("  dtypes    {}\n", dtypes);
+  std::cout << fmt::format("  sha256    {} (A1111's hash; {})\n", tensor_sha256, hash_note(info, tensor_sha256));
   if (!info.other_keys.empty())
     std::cout << fmt::format("  other keys {}: {}\n", info.other_keys.size(),
                              terminal_safe(list_some(info.other_keys)));
@@ -114,8 +122,10 @@ CommandSpec lora_inspect_spec() {
   s.name = "lora inspect";
   s.summary = "what a kohya-format LoRA file holds: modules, ranks, alphas, metadata";
   s.usage = "FILE [--json] [--keys]";
-  s.details = "Reads the safetensors header only. Parts: unet (lora_unet_*), te (lora_te_*, SD 1.x/2.x),\n"
-              "te1/te2 (SDXL's two text encoders). ss_tag_frequency is summarised; --json has it whole.";
+  s.details = "Reads the safetensors header, and the tensor bytes once for their SHA-256 (the hash A1111\n"
+              "gives the file, checked against sshs_model_hash). Parts: unet (lora_unet_*), te (lora_te_*,\n"
+              "SD 1.x/2.x), te1/te2 (SDXL's two text encoders). ss_tag_frequency is summarised; --json has\n"
+              "it whole.";
   s.options = {{"json", "", "print JSON"}, {"keys", "", "list every module with rank, alpha and shape"}};
   s.min_positionals = 1;
   s.max_positionals = 1;
@@ -123,11 +133,14 @@ CommandSpec lora_inspect_spec() {
     const std::string path = args.positional(0);
     SafetensorsFile file(path);
     auto info = read_lora_file_info(file);
+    const std::string tensor_sha256 = lora_tensor_sha256(file);
     if (args.has("json")) {
+      nlohmann::json j = to_json(path, info);
+      j["tensor_sha256"] = tensor_sha256;
       // Metadata that is not UTF-8 must not abort the output: replaced in the JSON text.
-      std::cout << to_json(path, info).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
-      print_text(path, info, args.has("keys"));
+      print_text(path, info, args.has("keys"), tensor_sha256);
     }
     return kExitOk;
   };

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/terminal_text.h"
 #include "models/checkpoint.h"
+#include "text/vocab_locator.h"
 
 namespace lathe::cli {
 namespace {
@@ -58,10 +59,12 @@ std::string tokenizer_text(const Checkpoint& ck) {
     for (const auto& t : ck.tokenizers) out += (out.empty() ? "" : ", ") + t.filename().string() + "/";
     return "found: " + out;
   }
+  const auto vocab = text::find_clip_vocab(std::nullopt);
+  const std::string used = vocab ? fmt::format("training uses {} ({})", vocab->path.string(), vocab->source)
+                                 : text::clip_vocab_missing_message();
   return ck.layout == CheckpointLayout::SingleFile
-             ? "none (single files carry no tokenizer; the CLIP vocabulary comes from --vocab or "
-               "$LATHE_CLIP_VOCAB)"
-             : "not found (no tokenizer/vocab.json + merges.txt)";
+             ? "none (single files carry no tokenizer); " + used
+             : "not found (no tokenizer/vocab.json + merges.txt); " + used;
 }
 
 int print_json(const Checkpoint& ck, const std::map<Component, ComponentSummary>& found) {

@@ -1,6 +1,6 @@
 // Loading the base model of a run from [model]: a real checkpoint through open_checkpoint and
 // load_component (configs from the diffusers config.json files or from the weights' shapes),
-// with its tokenizer found in the diffusers folder, model.tokenizer or $LATHE_CLIP_VOCAB; or a
+// with its tokenizer from model.tokenizer, the diffusers folder or text/vocab_locator.h; or a
 // tiny random model. Everything ends in fp32, frozen and in eval mode on the run's device;
 // storing the base weights in fp16/bf16 is the precision layer's job (precision.h).
 #include "train/base_model.h"
@@ -80,7 +80,7 @@ VAEConfig vae_config_of(const Checkpoint& ckpt, const ModelConfig& config) {
 }
 
 // The tokenizer a real checkpoint uses: model.tokenizer, else the diffusers folder's own,
-// else $LATHE_CLIP_VOCAB. Never the word-hash stand-in.
+// else $LATHE_CLIP_VOCAB, else the vocabulary installed with Lathe. Never the word-hash stand-in.
 std::filesystem::path tokenizer_path(const ModelConfig& config, const Checkpoint& ckpt) {
   if (config.tokenizer) return *config.tokenizer;
   if (!ckpt.tokenizers.empty()) return ckpt.tokenizers.front();
@@ -88,7 +88,8 @@ std::filesystem::path tokenizer_path(const ModelConfig& config, const Checkpoint
   throw Error(fmt::format(
       "model.path {}: the checkpoint carries no tokenizer; set model.tokenizer to a CLIP "
       "tokenizer folder (vocab.json + merges.txt), a diffusers model folder or OpenAI's "
-      "bpe_simple_vocab_16e6.txt.gz (or set LATHE_CLIP_VOCAB)",
+      "bpe_simple_vocab_16e6.txt.gz (or set LATHE_CLIP_VOCAB); Lathe's own copy (share/lathe/clip "
+      "beside the lathe binary) is missing: rebuild or reinstall Lathe",
       ckpt.path.string()));
 }
 
