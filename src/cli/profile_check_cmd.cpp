@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/terminal_text.h"
 #include "io/profile.h"
+#include "train/precision.h"
 #include "train/train_config.h"
 
 namespace lathe::cli {
@@ -18,12 +19,13 @@ namespace {
 
 std::string rate(double v) { return fmt::format("{:g}", v); }
 
-std::string model_line(const ModelConfig& m) {
+std::string model_line(const ModelConfig& m, const std::string& dtype) {
   if (m.is_tiny_random())
-    return fmt::format("{} (tiny architecture, random weights with a fixed seed: for tests only)",
-                       m.path);
+    return fmt::format("{} (tiny architecture, random weights with a fixed seed: for tests only; {} "
+                       "weights)",
+                       m.path, dtype);
   std::string family = m.family ? family_name(*m.family) : "family from the checkpoint";
-  return fmt::format("{} ({}, {} weights)", m.path, family, to_string(m.dtype));
+  return fmt::format("{} ({}, {} weights)", m.path, family, dtype);
 }
 
 std::string dataset_line(const TrainConfig& c) {
@@ -61,7 +63,7 @@ std::string schedule_line(const LrScheduleConfig& s) {
   return to_string(s.type) + warmup;
 }
 
-std::string training_line(const TrainingConfig& t) {
+std::string training_line(const TrainingConfig& t, const std::string& mixed) {
   std::string length = t.max_steps > 0
                            ? fmt::format("{} epochs, at most {} steps", t.epochs, t.max_steps)
                            : fmt::format("{} epochs", t.epochs);
@@ -70,7 +72,7 @@ std::string training_line(const TrainingConfig& t) {
                      t.gradient_accumulation_steps > 1
                          ? fmt::format(" x {} accumulated", t.gradient_accumulation_steps)
                          : "",
-                     t.width, t.height, t.seed, t.device, to_string(t.mixed_precision));
+                     t.width, t.height, t.seed, t.device, mixed);
 }
 
 std::string validation_line(const ValidationConfig& v) {
@@ -97,6 +99,14 @@ std::string saving_line(const SavingConfig& s, const OutputConfig& o) {
 int run_profile_check(const Args& args) {
   const std::string& file = args.positional(0);
   ProfileCheck check = check_train_profile(load_profile(file), args.values("set"));
+  // "auto" precision is decided by this machine's device; an explicit choice it cannot run
+  // (bf16 on a card without bf16) fails here, not after a run has loaded the model.
+  MachinePrecision precision;
+  if (check.config) {
+    precision = precision_on_this_machine(*check.config);
+    if (!precision.error.empty()) check.errors.push_back(fmt::format("{}: {}", file, precision.error));
+    if (!precision.warning.empty()) check.warnings.push_back(precision.warning);
+  }
   if (!check.ok()) {
     for (const std::string& e : check.errors) std::cout << "error: " << terminal_safe(e) << "\n";
     std::cout << fmt::format("{}: {} error{}\n", file, check.errors.size(),
@@ -108,12 +118,12 @@ int run_profile_check(const Args& args) {
   bool strict = args.has("require-files");
   std::cout << fmt::format("{}: {}\n", file, strict && !missing.empty() ? "errors" : "ok");
   const std::pair<const char*, std::string> lines[] = {
-      {"model", model_line(c.model)},
+      {"model", model_line(c.model, precision.dtype_text)},
       {"dataset", dataset_line(c)},
       {"network", network_line(c.network)},
       {"optimizer", optimizer_line(c.optimizer)},
       {"schedule", schedule_line(c.schedule)},
-      {"training", training_line(c.training)},
+      {"training", training_line(c.training, precision.mixed_text)},
       {"validation", validation_line(c.validation)},
       {"saving", saving_line(c.saving, c.output)},
   };
@@ -132,10 +142,12 @@ CommandSpec profile_check_command() {
   spec.details =
       "Reads the profile, applies the --set overrides, and checks every key: types, ranges,\n"
       "unknown sections and keys (with a did-you-mean), and combinations that cannot work.\n"
-      "Each error names file:line and the key. Paths that do not exist (model, tokenizer,\n"
-      "VAE, dataset, concepts) are warnings with a hint, since presets hold placeholders;\n"
-      "--require-files makes them errors. Exit code: 0 ok (warnings allowed), 1 errors,\n"
-      "2 usage.";
+      "Each error names file:line and the key. model.dtype and training.mixed_precision\n"
+      "\"auto\" are shown as this machine's device resolves them; an explicit choice the\n"
+      "device cannot run (bf16 on a GPU without bf16) is an error. Paths that do not exist\n"
+      "(model, tokenizer, VAE, dataset, concepts) are warnings with a hint, since presets hold\n"
+      "placeholders; --require-files makes them errors. Exit code: 0 ok (warnings allowed),\n"
+      "1 errors, 2 usage.";
   spec.options = {
       {"set", "KEY=VALUE", "override a key, e.g. --set network.rank=16", true},
       {"require-files", "", "treat paths that do not exist as errors"},

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/terminal_text.h"
 #include "io/profile.h"
+#include "train/precision.h"
 #include "train/train_config.h"
 
 namespace lathe::cli {
@@ -53,7 +54,17 @@ nlohmann::ordered_json toml_text_to_json(const std::string& text) {
   return to_json(*t.get("v"));
 }
 
-void print_json(const std::string& file, const ProfileCheck& check) {
+// "bf16 on this machine's cpu" beside a key set to "auto" that this machine resolves, else "".
+std::string resolved_note(const ConfigEntry& e, const MachinePrecision& m) {
+  if (!m.resolved || e.toml != "\"auto\"") return "";
+  if (e.section == "model" && e.key == "dtype")
+    return fmt::format("{} on this machine's {}", to_string(m.resolved->weights), m.device->str());
+  if (e.section == "training" && e.key == "mixed_precision")
+    return fmt::format("{} on this machine's {}", to_string(m.resolved->mixed), m.device->str());
+  return "";
+}
+
+void print_json(const std::string& file, const ProfileCheck& check, const MachinePrecision& m) {
   nlohmann::ordered_json doc;
   doc["schema"] = "lathe.profile";
   doc["version"] = 1;
@@ -69,10 +80,16 @@ void print_json(const std::string& file, const ProfileCheck& check) {
     }
   }
   doc["values"] = values;
+  // What "auto" comes to on this machine (null when training.device is not here).
+  doc["resolved"] = nullptr;
+  if (m.resolved)
+    doc["resolved"] = {{"device", m.device->str()},
+                       {"model.dtype", to_string(m.resolved->weights)},
+                       {"training.mixed_precision", to_string(m.resolved->mixed)}};
   std::cout << doc.dump(2) << "\n";
 }
 
-void print_text(const std::string& file, const ProfileCheck& check) {
+void print_text(const std::string& file, const ProfileCheck& check, const MachinePrecision& m) {
   std::cout << fmt::format(
       "# {}: effective values. Unmarked lines come from the file; \"# default\" and\n"
       "# \"# --set\" mark the others.\n",
@@ -89,8 +106,9 @@ void print_text(const std::string& file, const ProfileCheck& check) {
     // Values come from the profile file: shown with control bytes escaped.
     std::string line = terminal_safe(e.toml.empty() ? fmt::format("# {} is not set", e.key)
                                                     : fmt::format("{} = {}", e.key, e.toml));
-    const char* mark = src == KeySource::Default ? "# default" : src == KeySource::Override ? "# --set" : "";
-    if (*mark)
+    std::string mark = src == KeySource::Default ? "# default" : src == KeySource::Override ? "# --set" : "";
+    if (std::string note = resolved_note(e, m); !note.empty()) mark += (mark.empty() ? "# " : "; ") + note;
+    if (!mark.empty())
       std::cout << fmt::format("{:<40} {}\n", line, mark);
     else
       std::cout << line << "\n";
@@ -101,15 +119,21 @@ void print_text(const std::string& file, const ProfileCheck& check) {
 int run_profile_show(const Args& args) {
   const std::string& file = args.positional(0);
   ProfileCheck check = check_train_profile(load_profile(file), args.values("set"));
+  MachinePrecision precision;
+  if (check.config) {
+    precision = precision_on_this_machine(*check.config);
+    if (!precision.error.empty()) check.errors.push_back(fmt::format("{}: {}", file, precision.error));
+    if (!precision.warning.empty()) check.warnings.push_back(precision.warning);
+  }
   if (args.has("json")) {
-    print_json(file, check);
+    print_json(file, check, precision);
     return check.ok() ? kExitOk : kExitInputErrors;
   }
   if (!check.ok()) {
     for (const std::string& e : check.errors) std::cout << "error: " << terminal_safe(e) << "\n";
     return kExitInputErrors;
   }
-  print_text(file, check);
+  print_text(file, check, precision);
   std::cout.flush();
   return kExitOk;
 }
@@ -121,9 +145,11 @@ CommandSpec profile_show_command() {
   spec.usage = "FILE [--set section.key=value ...] [--json]";
   spec.details =
       "Prints every key a run would use, as TOML: values from the file unmarked, defaults\n"
-      "marked '# default', overrides '# --set'. Paths are shown resolved (absolute).\n"
-      "With --json: {schema, version, profile, ok, errors, warnings, values}, where values\n"
-      "maps \"section.key\" to {value, source: file|set|default}. Exit code: 0 shown,\n"
+      "marked '# default', overrides '# --set'. Paths are shown resolved (absolute), and\n"
+      "\"auto\" precision is followed by what this machine's device makes of it.\n"
+      "With --json: {schema, version, profile, ok, errors, warnings, values, resolved}, where\n"
+      "values maps \"section.key\" to {value, source: file|set|default} and resolved is\n"
+      "{device, model.dtype, training.mixed_precision} on this machine. Exit code: 0 shown,\n"
       "1 the profile has errors, 2 usage.";
   spec.options = {
       {"set", "KEY=VALUE", "override a key, e.g. --set training.resolution=[768,512]",

@@ -140,7 +140,14 @@ int run_runs_show(const Args& args) {
   std::cout << fmt::format("saved LoRA files ({})\n", files.size());
   for (const auto& [f, size] : files)
     std::cout << fmt::format("  {}  ({:.1f} KiB)\n", f, static_cast<double>(size) / 1024.0);
-  std::cout << "best epochs\n" << best_report_text(v, rank_epochs(v.metrics), 3);
+  const BestEpochReport best = rank_epochs(v.metrics);
+  // A run that ended (max_steps) or was saved inside its first epoch has files but no epoch
+  // to rank: say that, not "no epoch has been saved yet" under a list of saved files.
+  if (best.ranked.empty() && !files.empty())
+    std::cout << "best epochs\n  none ranked: no epoch has ended, so the files above were saved within an "
+                 "epoch\n";
+  else
+    std::cout << "best epochs\n" << best_report_text(v, best, 3);
   return kExitOk;
 }
 

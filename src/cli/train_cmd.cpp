@@ -17,6 +17,9 @@
 #include "runs/run_launcher.h"
 #include "runs/run_queue.h"
 #include "runs/run_worker.h"
+#include "train/compute_device.h"
+#include "train/precision.h"
+#include "train/train_config.h"
 
 namespace fs = std::filesystem;
 
@@ -90,6 +93,24 @@ int run_foreground(LaunchOutcome& o) {
   return kExitOk;
 }
 
+// Before a run folder is made: a training.device this machine lacks, or a precision its device
+// cannot run (bf16 on a GPU without bf16), fails now, not in the worker after the model has
+// loaded. Profile errors are left to launch_run, which reports them the same way.
+void check_this_machine(const LaunchRequest& req) {
+  std::optional<TrainConfig> config;
+  try {
+    config = load_train_config(req.profile, req.overrides);
+  } catch (const Error&) {
+    return;
+  }
+  const torch::Device device = resolve_device(config->training.device);
+  try {
+    resolve_precision(*config, device);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", req.profile.string(), e.what()));
+  }
+}
+
 int run_train(const Args& args) {
   if (args.has("worker")) return run_as_worker(args);
   LaunchRequest req;
@@ -110,6 +131,7 @@ int run_train(const Args& args) {
   req.queue = args.has("queue");
   req.foreground = args.has("foreground");
   req.exe = current_executable();
+  if (req.resume.empty()) check_this_machine(req);
 
   LaunchOutcome o = launch_run(req);
   for (const std::string& w : o.warnings) std::cout << "warning: " << w << "\n";

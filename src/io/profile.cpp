@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <sstream>
 
@@ -74,7 +76,29 @@ Profile parse_profile(std::string_view text, const std::filesystem::path& path) 
   }
 }
 
+namespace {
+
+// What a path that is not a regular file is, for the message; nullptr for a regular file or
+// one that cannot be stat'ed (reading it then reports why).
+const char* not_a_file(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) return nullptr;
+  if (S_ISDIR(st.st_mode)) return "a folder";
+  if (S_ISFIFO(st.st_mode)) return "a named pipe (FIFO)";
+  if (S_ISCHR(st.st_mode)) return "a character device";
+  if (S_ISBLK(st.st_mode)) return "a block device";
+  if (S_ISSOCK(st.st_mode)) return "a socket";
+  return "a special file";
+}
+
+}  // namespace
+
 Profile load_profile(const std::filesystem::path& path) {
+  // Checked before opening: opening a FIFO for reading blocks until a writer comes, and a
+  // device such as /dev/zero never ends; a profile is a regular .toml file.
+  if (const char* what = not_a_file(path))
+    throw Error(fmt::format("cannot load profile: {} is {}, not a file; give a profile .toml file",
+                            path.string(), what));
   std::string text;
   try {
     text = read_file(path, std::size_t(16) << 20);

@@ -40,7 +40,8 @@ class Profile {
 };
 
 // Reads and parses a profile file. Throws lathe::Error: "profile.toml:3:9: cannot parse:
-// <what toml++ says>", or that the file cannot be read.
+// <what toml++ says>", that the file cannot be read, or that the path is not a regular file (a
+// folder, a FIFO, a device: refused before it is opened, so nothing blocks).
 Profile load_profile(const std::filesystem::path& path);
 
 // Parses profile text; `path` is only used in messages and for resolving relative paths.

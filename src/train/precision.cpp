@@ -84,6 +84,71 @@ std::int64_t floating_bytes(const torch::nn::Module& model) {
   return bytes;
 }
 
+namespace {
+
+// The error for a bf16 choice (`key`) on a card that cannot run it.
+[[noreturn]] void no_bf16(const char* key, const torch::Device& device, const DeviceDescription& d) {
+  throw Error(fmt::format("{} = \"bf16\": {} ({}, compute capability {}.{}) has no bf16 support (it "
+                          "needs 8.0: Ampere, RTX 30xx, or newer); use \"auto\" (fp16 on this card) or "
+                          "\"fp16\"",
+                          key, d.name, device.str(), d.compute_major, d.compute_minor));
+}
+
+}  // namespace
+
+ResolvedPrecision resolve_precision(const std::optional<WeightDType>& dtype, MixedPrecision mixed,
+                                    const torch::Device& device, const DeviceDescription& described) {
+  // The CPU always has bf16 kernels (fast with AVX512-BF16 / AMX, converted otherwise) and
+  // fp16 only as a slow fallback, so bf16 is its low precision either way.
+  const bool bf16 = !device.is_cuda() || described.bf16;
+  if (dtype == WeightDType::BF16 && !bf16) no_bf16("model.dtype", device, described);
+  if (mixed == MixedPrecision::BF16 && !bf16) no_bf16("training.mixed_precision", device, described);
+  ResolvedPrecision out;
+  out.weights = dtype.value_or(bf16 ? WeightDType::BF16 : WeightDType::FP16);
+  out.mixed = mixed != MixedPrecision::Auto ? mixed : bf16 ? MixedPrecision::BF16 : MixedPrecision::FP16;
+  return out;
+}
+
+ResolvedPrecision resolve_precision(const TrainConfig& config, const torch::Device& device) {
+  return resolve_precision(config.model.dtype, config.training.mixed_precision, device, describe_device(device));
+}
+
+TrainConfig with_resolved_precision(const TrainConfig& config, const torch::Device& device) {
+  const ResolvedPrecision p = resolve_precision(config, device);
+  TrainConfig out = config;
+  out.model.dtype = p.weights;
+  out.training.mixed_precision = p.mixed;
+  return out;
+}
+
+std::string precision_choice_text(const std::string& chosen, const std::string& resolved,
+                                  const torch::Device& device) {
+  if (chosen != "auto") return chosen;
+  return fmt::format("auto ({} on this machine's {})", resolved, device.str());
+}
+
+MachinePrecision precision_on_this_machine(const TrainConfig& config) {
+  MachinePrecision out;
+  out.dtype_text = to_string(config.model.dtype);
+  out.mixed_text = to_string(config.training.mixed_precision);
+  try {
+    out.device = resolve_device(config.training.device);
+  } catch (const Error& e) {
+    out.warning = fmt::format("{}; model.dtype and training.mixed_precision are checked where the run trains",
+                              e.what());
+    return out;
+  }
+  try {
+    out.resolved = resolve_precision(config, *out.device);
+  } catch (const Error& e) {
+    out.error = e.what();
+    return out;
+  }
+  out.dtype_text = precision_choice_text(out.dtype_text, to_string(out.resolved->weights), *out.device);
+  out.mixed_text = precision_choice_text(out.mixed_text, to_string(out.resolved->mixed), *out.device);
+  return out;
+}
+
 std::optional<std::string> precision_note(MixedPrecision mode, WeightDType weights, const torch::Device& device) {
   if (!device.is_cpu() || (mode != MixedPrecision::FP16 && weights != WeightDType::FP16)) return std::nullopt;
   return std::string(
@@ -94,6 +159,9 @@ std::optional<std::string> precision_note(MixedPrecision mode, WeightDType weigh
 
 MixedPrecisionScope::MixedPrecisionScope(MixedPrecision mode, const torch::Device& device) {
   if (mode == MixedPrecision::No) return;
+  // A config reaches here resolved (with_resolved_precision); "auto" is resolved again as a
+  // backstop rather than guessed.
+  if (mode == MixedPrecision::Auto) mode = resolve_precision(std::nullopt, mode, device, describe_device(device)).mixed;
   const auto dtype = mode == MixedPrecision::BF16 ? at::kBFloat16 : at::kHalf;
   device_type_ = device.type();
   prev_enabled_ = at::autocast::is_autocast_enabled(device_type_);

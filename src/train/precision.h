@@ -20,12 +20,46 @@
 #include <optional>
 #include <string>
 
+#include "train/compute_device.h"
 #include "train/train_config.h"
 
 namespace lathe {
 
 torch::Dtype torch_dtype_of(WeightDType dtype);
 const char* weight_dtype_name(WeightDType dtype);  // "fp32", "fp16", "bf16"
+
+// model.dtype and training.mixed_precision as one device runs them: "auto" becomes bf16 on the
+// CPU and on CUDA cards with bf16 (compute capability 8.0, Ampere, and newer), fp16 on older
+// cards; mixed precision "auto" is that same low dtype. Explicit choices pass unchanged unless
+// the device cannot run them (bf16 on a card without bf16): then lathe::Error names the key,
+// the card and what to use. fp16 on the CPU runs (slowly, precision_note says so).
+struct ResolvedPrecision {
+  WeightDType weights = WeightDType::FP32;
+  MixedPrecision mixed = MixedPrecision::No;  // never Auto
+};
+ResolvedPrecision resolve_precision(const std::optional<WeightDType>& dtype, MixedPrecision mixed,
+                                    const torch::Device& device, const DeviceDescription& described);
+// The same for a config on `device` as this machine has it (describe_device).
+ResolvedPrecision resolve_precision(const TrainConfig& config, const torch::Device& device);
+// `config` with model.dtype and training.mixed_precision resolved for `device`.
+TrainConfig with_resolved_precision(const TrainConfig& config, const torch::Device& device);
+
+// How a choice reads to a user: "bf16" for an explicit one, "auto (bf16 on this machine's cpu)"
+// for "auto"; `chosen` and `resolved` are names as profiles write them.
+std::string precision_choice_text(const std::string& chosen, const std::string& resolved,
+                                  const torch::Device& device);
+
+// What a profile's precision comes to on this machine, for `lathe profile check|show` and
+// `lathe train` before a run is created. Never throws for the profile's sake.
+struct MachinePrecision {
+  std::optional<torch::Device> device;        // nullopt: training.device is not on this machine
+  std::optional<ResolvedPrecision> resolved;  // set when the device is here and can run the choice
+  std::string error;    // an explicit choice this machine's device cannot run (a run would fail)
+  std::string warning;  // the device is not on this machine, so the choice cannot be checked here
+  // precision_choice_text of model.dtype / training.mixed_precision ("auto" alone when unresolved).
+  std::string dtype_text, mixed_text;
+};
+MachinePrecision precision_on_this_machine(const TrainConfig& config);
 
 // Casts every floating-point parameter and buffer of `model` (a base network: UNet, text
 // encoder, VAE) to `dtype` in place, one tensor at a time (peak: one extra tensor), keeping

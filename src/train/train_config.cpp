@@ -32,11 +32,14 @@ const char* to_string(WeightDType v) {
   return "fp32";
 }
 
+const char* to_string(const std::optional<WeightDType>& v) { return v ? to_string(*v) : "auto"; }
+
 const char* to_string(MixedPrecision v) {
   switch (v) {
     case MixedPrecision::No: return "no";
     case MixedPrecision::FP16: return "fp16";
     case MixedPrecision::BF16: return "bf16";
+    case MixedPrecision::Auto: return "auto";
   }
   return "no";
 }

@@ -31,7 +31,9 @@ class Profile;
 // Storage type of weights: base model weights ([model] dtype) and saved LoRA files
 // ([saving] precision). "fp32" | "fp16" | "bf16".
 enum class WeightDType { FP32, FP16, BF16 };
-enum class MixedPrecision { No, FP16, BF16 };  // "no" | "fp16" | "bf16"
+// "no" | "fp16" | "bf16" | "auto" (the device's low precision: bf16 where it runs bf16, else fp16;
+// resolve_precision in precision.h turns it into one of the others before a run uses it).
+enum class MixedPrecision { No, FP16, BF16, Auto };
 enum class CropMode { Center, Random };        // "center" | "random"
 enum class LatentCache { Off, Memory, Disk };  // "off" | "memory" | "disk"
 enum class NetworkType { LoRA, LoCon };        // "lora" | "locon"
@@ -50,7 +52,9 @@ struct ModelConfig {
   std::optional<ModelFamily> family;               // nullopt: detect from the checkpoint
   std::optional<Prediction> prediction;            // nullopt: the checkpoint's / family's
   int clip_skip = 1;                               // 1 = last layer, 2 = penultimate, ...
-  WeightDType dtype = WeightDType::FP32;           // base weights; LoRA stays fp32
+  // Base weights; LoRA stays fp32. nullopt is "auto": chosen per device when the run starts
+  // (bf16 on the CPU and on CUDA cards with bf16, fp16 on older cards; see precision.h).
+  std::optional<WeightDType> dtype;
   std::optional<std::filesystem::path> vae;        // a separate VAE file; absolute
   bool use_ema = false;  // train on the UNet's EMA copy (model_ema.*) of a non-pruned single file
 
@@ -226,6 +230,11 @@ void check_total_steps(const TrainConfig& config, int64_t total_steps);
 // runs/<id>/profile.toml).
 std::string render_profile_toml(const TrainConfig& config);
 
+// What a run's checkpoints are matched against on resume: every key that decides what is
+// trained, without the header comment and [output] dir, so the text is the same wherever the
+// run folder lives (a moved or copied run resumes).
+std::string render_profile_identity(const TrainConfig& config);
+
 // One effective value for display: section ("model", "concepts[1]"), key, its value as TOML
 // text, and whether it is set at all (optional keys such as model.vae may be unset).
 struct ConfigEntry {
@@ -237,6 +246,7 @@ std::vector<ConfigEntry> config_entries(const TrainConfig& config);
 
 // Names of enum values as they are written in profiles.
 const char* to_string(WeightDType v);
+const char* to_string(const std::optional<WeightDType>& v);  // nullopt: "auto"
 const char* to_string(MixedPrecision v);
 const char* to_string(CropMode v);
 const char* to_string(LatentCache v);

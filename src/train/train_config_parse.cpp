@@ -54,7 +54,8 @@ double read_float(const ProfileTable& t, std::string_view key, double fallback, 
                   double hi, bool hi_open = false) {
   auto v = t.get_float(key);
   if (!v) return fallback;
-  bool ok = std::isfinite(*v) && *v >= lo && (hi_open ? *v < hi : *v <= hi);
+  if (!std::isfinite(*v)) t.fail(key, fmt::format("must be a finite number, got {}", *v));
+  bool ok = *v >= lo && (hi_open ? *v < hi : *v <= hi);
   if (!ok) {
     if (std::isinf(hi)) t.fail(key, fmt::format("must be a number >= {}, got {}", lo, *v));
     t.fail(key, fmt::format("must be in [{}, {}{}, got {}", lo, hi, hi_open ? ")" : "]", *v));
@@ -65,7 +66,9 @@ double read_float(const ProfileTable& t, std::string_view key, double fallback, 
 double read_positive(const ProfileTable& t, std::string_view key, double fallback) {
   auto v = t.get_float(key);
   if (!v) return fallback;
-  if (!std::isfinite(*v) || *v <= 0) t.fail(key, fmt::format("must be above 0, got {}", *v));
+  // inf and nan are "above 0" to nobody: say what is wanted, not the comparison that failed.
+  if (!std::isfinite(*v)) t.fail(key, fmt::format("must be a finite number above 0, got {}", *v));
+  if (*v <= 0) t.fail(key, fmt::format("must be above 0, got {}", *v));
   return *v;
 }
 
@@ -93,6 +96,11 @@ std::optional<fs::path> read_path(const ProfileTable& t, std::string_view key) {
 
 const Choices<WeightDType> kDTypes = {
     {"fp32", WeightDType::FP32}, {"fp16", WeightDType::FP16}, {"bf16", WeightDType::BF16}};
+// model.dtype also takes "auto" (nullopt): the device decides when the run starts.
+const Choices<std::optional<WeightDType>> kBaseDTypes = {{"auto", std::nullopt},
+                                                         {"fp32", WeightDType::FP32},
+                                                         {"fp16", WeightDType::FP16},
+                                                         {"bf16", WeightDType::BF16}};
 
 // The sections of the profile as tables (absent ones are nullopt), for messages.
 struct Sections {
@@ -151,7 +159,7 @@ ModelConfig read_model(const ProfileTable& t) {
         {{"epsilon", Prediction::Epsilon}, {"v_prediction", Prediction::VPrediction}},
         Prediction::Epsilon);
   m.clip_skip = static_cast<int>(read_int(t, "clip_skip", m.clip_skip, 1, 12));
-  m.dtype = read_choice(t, "dtype", kDTypes, m.dtype);
+  m.dtype = read_choice(t, "dtype", kBaseDTypes, m.dtype);
   m.use_ema = read_bool(t, "use_ema", m.use_ema);
   if (m.use_ema && m.is_tiny_random())
     t.fail("use_ema", "tiny random models have no EMA weights; remove model.use_ema or set model.path "
@@ -399,7 +407,8 @@ TrainingConfig read_training(const ProfileTable& t, const std::vector<int64_t>& 
   tr.gradient_checkpointing = read_bool(t, "gradient_checkpointing", tr.gradient_checkpointing);
   tr.mixed_precision = read_choice<MixedPrecision>(
       t, "mixed_precision",
-      {{"no", MixedPrecision::No}, {"fp16", MixedPrecision::FP16}, {"bf16", MixedPrecision::BF16}},
+      {{"no", MixedPrecision::No}, {"fp16", MixedPrecision::FP16}, {"bf16", MixedPrecision::BF16},
+       {"auto", MixedPrecision::Auto}},
       tr.mixed_precision);
   if (auto d = t.get_string("device")) {
     if (!valid_device(*d))
@@ -572,6 +581,8 @@ void cross_check(const TrainConfig& c, const Sections& s, ProfileCheck& out) {
   if (cpu && c.training.mixed_precision == MixedPrecision::FP16)
     warn("training", "mixed_precision", "fp16 is slow on a CPU (no fp16 arithmetic); use "
                                         "\"bf16\" or \"no\"");
+  if (cpu && c.model.dtype == WeightDType::FP16)
+    warn("model", "dtype", "fp16 is slow on a CPU (no fp16 arithmetic); use \"auto\" or \"bf16\"");
   if (c.optimizer.config.type == OptimizerType::Prodigy && c.optimizer.lr < 0.1)
     warn("optimizer", "lr",
          fmt::format("Prodigy estimates the step size itself; lr multiplies it and is "
@@ -627,21 +638,32 @@ ProfileCheck check_train_profile(Profile profile, const std::vector<std::string>
   if (!out.errors.empty()) return out;
 
   Sections s(profile);
-  guarded(out, [&] {
-    for (const std::string& key : s.root.keys()) {
-      const auto& known = profile_sections();
-      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+  // Each unknown section is one error; the known sections are still read, so a typo in a
+  // section name does not hide the other mistakes of the profile.
+  for (const std::string& key : s.root.keys()) {
+    const auto& known = profile_sections();
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    guarded(out, [&] {
       std::string guess = closest_key(key, known);
       s.root.fail(key, guess.empty()
                            ? std::string("unknown section; remove it or check the spelling")
                            : fmt::format("unknown section; did you mean [{}]?", guess));
-    }
-  });
+    });
+  }
+  // A known section that is not a table ("model = 3") leaves nothing to read its keys from.
+  bool unreadable = false;
   for (std::string_view name : profile_sections()) {
     if (name == "concepts") continue;
-    guarded(out, [&] { s.tables[std::string(name)] = s.root.get_table(name); });
+    guarded(out, [&] {
+      try {
+        s.tables[std::string(name)] = s.root.get_table(name);
+      } catch (const Error&) {
+        unreadable = true;
+        throw;
+      }
+    });
   }
-  if (!out.errors.empty()) return out;
+  if (unreadable) return out;
 
   TrainConfig c;
   c.profile_path = profile.path();

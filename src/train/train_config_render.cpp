@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 
 #include "train/train_config.h"
 #include "train/train_config_keys.h"
@@ -241,13 +242,11 @@ std::vector<ConfigEntry> config_entries(const TrainConfig& c) {
   return out;
 }
 
-std::string render_profile_toml(const TrainConfig& c) {
-  std::string out = fmt::format(
-      "# Effective Lathe training profile (defaults included, paths absolute).\n"
-      "# Rendered from {}.\n",
-      toml_quote(c.profile_path.string()));
-  std::string section;
-  for (const ConfigEntry& entry : config_entries(c)) {
+namespace {
+
+std::string render_entries(const std::vector<ConfigEntry>& entries) {
+  std::string out, section;
+  for (const ConfigEntry& entry : entries) {
     if (entry.section != section) {
       section = entry.section;
       bool concept = section.rfind("concepts[", 0) == 0;
@@ -256,6 +255,26 @@ std::string render_profile_toml(const TrainConfig& c) {
     if (!entry.toml.empty()) out += fmt::format("{} = {}\n", entry.key, entry.toml);
   }
   return out;
+}
+
+}  // namespace
+
+std::string render_profile_toml(const TrainConfig& c) {
+  return fmt::format(
+             "# Effective Lathe training profile (defaults included, paths absolute).\n"
+             "# Rendered from {}.\n",
+             toml_quote(c.profile_path.string())) +
+         render_entries(config_entries(c));
+}
+
+std::string render_profile_identity(const TrainConfig& c) {
+  // The header names the file the config was read from (the run's own profile.toml when a
+  // worker reads it) and [output] dir names where runs go: neither changes what is trained.
+  std::vector<ConfigEntry> entries = config_entries(c);
+  entries.erase(std::remove_if(entries.begin(), entries.end(),
+                               [](const ConfigEntry& e) { return e.section == "output"; }),
+                entries.end());
+  return render_entries(entries);
 }
 
 }  // namespace lathe

@@ -58,6 +58,16 @@ struct StepOutcome {
 constexpr std::int64_t kDefaultCheckpointSteps = 50;
 constexpr int kKeepCheckpoints = 2;
 
+// The hash a checkpoint carries: the profile keys that decide what is trained, not where the
+// run folder is (render_profile_identity), so a moved or copied run resumes. Computed from the
+// profile as written, before "auto" is resolved, so the same run resumes on another card.
+std::string identity_hash(const TrainConfig& c) { return profile_hash(render_profile_identity(c)); }
+
+// Checkpoints written before the identity hash hashed the whole rendered profile.toml, whose
+// header names the file read (the run's own profile.toml): they still match when the run has
+// not moved.
+std::string legacy_hash(const TrainConfig& c) { return profile_hash(render_profile_toml(c)); }
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -66,12 +76,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 struct Trainer::State {
   // The user's choices.
-  const TrainConfig config;
+  const TrainConfig config;  // model.dtype and training.mixed_precision resolved for `device`
   const fs::path run_dir;
   TrainCallbacks callbacks;
   const torch::Device device;
   const std::string name;
-  std::string hash;
+  const std::string hash, legacy;  // of the profile as written (see identity_hash)
+  const std::string precision_line;
   // The data.
   TrainingSet set;
   std::unique_ptr<LatentStore> latents;
@@ -96,8 +107,18 @@ struct Trainer::State {
   fs::path final_file;
 
   State(const TrainConfig& c, fs::path dir, TrainCallbacks cb)
-      : config(c), run_dir(std::move(dir)), callbacks(std::move(cb)),
-        device(resolve_device(c.training.device)), name(output_name(c)) {}
+      : config(with_resolved_precision(c, resolve_device(c.training.device))), run_dir(std::move(dir)),
+        callbacks(std::move(cb)), device(resolve_device(c.training.device)), name(output_name(c)),
+        hash(identity_hash(c)), legacy(legacy_hash(c)), precision_line(describe_precision(c)) {}
+
+  // "precision: base weights auto (bf16 on this machine's cpu), mixed precision no": what the
+  // profile asked for and what this device runs, for the log.
+  std::string describe_precision(const TrainConfig& asked) const {
+    return fmt::format("precision: base weights {}, mixed precision {} (LoRA and optimizer state fp32)",
+                       precision_choice_text(to_string(asked.model.dtype), to_string(config.model.dtype), device),
+                       precision_choice_text(to_string(asked.training.mixed_precision),
+                                             to_string(config.training.mixed_precision), device));
+  }
 
   // --- reporting ---
   TrainProgress snapshot(TrainProgress::Kind kind) const {
@@ -125,17 +146,19 @@ struct Trainer::State {
   void build() {
     configure_backends(device, {config.training.allow_tf32, config.training.deterministic});
     message(device_line());
+    message(precision_line);
     set = build_training_set(config);
     for (const auto& w : set.warnings) message(w);
     model = load_base_model(config.model, device, config.training.gradient_checkpointing);
     for (const auto& note : model.notes) message(note);
-    if (auto note = precision_note(config.training.mixed_precision, config.model.dtype, device)) message(*note);
-    if (config.model.dtype != WeightDType::FP32) {
-      store_base_weights(*model.unet, config.model.dtype);
-      for (auto& te : model.text_encoders) store_base_weights(*te, config.model.dtype);
-      store_base_weights(*model.vae, config.model.dtype);
+    if (auto note = precision_note(config.training.mixed_precision, *config.model.dtype, device)) message(*note);
+    const WeightDType weights = *config.model.dtype;  // resolved in the constructor
+    if (weights != WeightDType::FP32) {
+      store_base_weights(*model.unet, weights);
+      for (auto& te : model.text_encoders) store_base_weights(*te, weights);
+      store_base_weights(*model.vae, weights);
       message(fmt::format("base weights stored in {} (LoRA and optimizer state in fp32)",
-                          weight_dtype_name(config.model.dtype)));
+                          weight_dtype_name(weights)));
     }
     latents = std::make_unique<LatentStore>(config.data.cache_latents, config.output.dir / ".latent_cache",
                                             model.vae_identity);
@@ -180,7 +203,6 @@ struct Trainer::State {
     schedule = std::make_unique<LrSchedule>(config.schedule, total_steps);
     noise = std::make_unique<NoiseSchedule>(config.noise_schedule, device);
     info = make_training_info(config, set, model, batches_per_epoch, total_steps, total_epochs);
-    hash = profile_hash(render_profile_toml(config));
     message(fmt::format("{} training images ({} batches per epoch, {} steps per epoch), {} validation "
                         "images; {} steps over {} epochs",
                         set.train.size(), batches_per_epoch, steps_per_epoch, set.validation.size(),
@@ -392,7 +414,7 @@ Trainer::~Trainer() = default;
 void Trainer::resume_from(const fs::path& checkpoint_dir) {
   State& s = *state_;
   CheckpointContents c = read_checkpoint(checkpoint_dir);
-  if (c.profile_hash != s.hash)
+  if (c.profile_hash != s.hash && c.profile_hash != s.legacy)
     throw Error(fmt::format("{}: this checkpoint was written with a different profile (hash {}, this "
                             "profile {}); resume with the run's own profile.toml",
                             checkpoint_dir.string(), c.profile_hash, s.hash));
@@ -458,7 +480,10 @@ TrainResult Trainer::run() {
       }
     }
   }
-  if (!result.stopped) s.save_lora(fs::path("epochs") / (s.name + ".safetensors"), s.pos.epoch);
+  // The final file carries the epoch it reached: the one in progress when max_steps ends the
+  // run inside it (as kohya's ceil(max_train_steps / steps per epoch)), else the last ended.
+  if (!result.stopped)
+    s.save_lora(fs::path("epochs") / (s.name + ".safetensors"), s.pos.epoch + (s.pos.batch > 0 ? 1 : 0));
   result.steps = s.pos.step;
   result.epochs = s.pos.epoch;
   result.final_file = s.final_file;

@@ -56,6 +56,10 @@ TEST(ProfileCheckCommand, ErrorsExitOneWithLineAndKey) {
                           ":7: key optimzer: unknown section; did you mean [optimizer]?"),
             std::string::npos)
       << r.output;
+  // The unknown section does not hide the other section's error.
+  EXPECT_NE(r.output.find(p.string() + ":6: key network.rank: must be 1 to 4096, got 0"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("2 errors\n"), std::string::npos) << r.output;
 
   write_text(p, "[model]\npath = \"tiny-random:sd15\"\n[dataset]\npath = \"d\"\n"
                 "[network]\nrank = 0\n");
@@ -77,6 +81,41 @@ TEST(ProfileCheckCommand, ErrorsExitOneWithLineAndKey) {
                           "network.rank?"),
             std::string::npos)
       << r.output;
+}
+
+TEST(ProfileCheckCommand, PresetsSayWhatAutoPrecisionBecomesHere) {
+  // Pinned to the CPU so the answer is the same on every machine: bf16.
+  CommandResult r = run_lathe("profile check " + preset("sd15-lora.toml") + " --set training.device=cpu");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("auto (bf16 on this machine's cpu) weights"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("mixed precision auto (bf16 on this machine's cpu)"), std::string::npos) << r.output;
+  // An explicit choice is shown as it is; fp16 on the CPU runs (with the warning it had).
+  r = run_lathe("profile check " + preset("sd15-lora.toml") +
+                " --set training.device=cpu --set model.dtype=fp16 --set training.mixed_precision=no");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("fp16 weights"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("key model.dtype: fp16 is slow on a CPU"), std::string::npos) << r.output;
+  // A device this machine does not have: a warning, since the profile may be for another one.
+  r = run_lathe("profile check " + preset("sd15-lora.toml") + " --set training.device=cuda:99");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: training.device \"cuda:99\""), std::string::npos) << r.output;
+}
+
+TEST(ProfileCheckCommand, RefusesPipesFoldersAndDevices) {
+  TempDir dir;
+  fs::path fifo = dir / "p.toml";
+  ASSERT_EQ(run_command("mkfifo " + shell_quote(fifo.string())).exit_code, 0);
+  // `timeout` turns a regression (open blocks for a writer) into a failure, not a hang.
+  CommandResult r = run_command("timeout 20 " + shell_quote(lathe_binary().string()) + " profile check " +
+                                shell_quote(fifo.string()));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(fifo.string() + " is a named pipe (FIFO), not a file"), std::string::npos) << r.output;
+  r = run_lathe("profile check " + shell_quote(dir.path().string()));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(" is a folder, not a file"), std::string::npos) << r.output;
+  r = run_command("timeout 20 " + shell_quote(lathe_binary().string()) + " profile show /dev/zero");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("/dev/zero is a character device, not a file"), std::string::npos) << r.output;
 }
 
 TEST(ProfileCheckCommand, UnparsableTomlNamesLineAndColumn) {
@@ -102,6 +141,9 @@ TEST(ProfileShowCommand, MarksDefaultsAndOverrides) {
   EXPECT_NE(line_of("rank = 8").find("# --set"), std::string::npos) << r.output;
   EXPECT_NE(line_of("clip_skip = 1").find("# default"), std::string::npos) << r.output;
   EXPECT_EQ(line_of("epochs = ").find("#"), std::string::npos) << r.output;  // from the file
+  // model.dtype is "auto" by default; beside it, what this machine's device makes of it.
+  EXPECT_NE(line_of("dtype = \"auto\"").find("# default; bf16 on this machine's cpu"), std::string::npos)
+      << r.output;  // demo.toml trains on the CPU
 }
 
 TEST(ProfileShowCommand, JsonListsEveryValueWithItsSource) {
@@ -120,6 +162,12 @@ TEST(ProfileShowCommand, JsonListsEveryValueWithItsSource) {
   EXPECT_EQ(values["output.dir"]["value"], "/tmp/x");
   EXPECT_EQ(values["output.dir"]["source"], "set");
   EXPECT_TRUE(values["model.vae"]["value"].is_null());
+  EXPECT_EQ(values["model.dtype"]["value"], "auto");
+  // What "auto" is on this machine's device (a GPU here or the CPU).
+  ASSERT_TRUE(doc["resolved"].is_object()) << r.output;
+  const std::string dtype = doc["resolved"]["model.dtype"];
+  EXPECT_TRUE(dtype == "bf16" || dtype == "fp16") << dtype;
+  EXPECT_EQ(doc["resolved"]["training.mixed_precision"], dtype);
 }
 
 TEST(ProfileShowCommand, ErrorsExitOne) {

@@ -158,6 +158,34 @@ TEST(TrainCommand, NanLossFailsTheRunWithAClearMessage) {
             std::string::npos);
 }
 
+TEST(TrainCommand, MaxStepsInsideAnEpochSavesTheEpochReached) {
+  TempDir dir;
+  auto profile = make_tiny_profile(dir, 3);  // 6 steps per epoch
+  CommandResult r = run_lathe(train(profile, dir / "runs", "--foreground --set training.max_steps=4"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  RunPaths run = only_run(dir / "runs");
+  const fs::path final_file = run.epochs() / "tiny.safetensors";
+  ASSERT_TRUE(fs::exists(final_file)) << r.output;
+  // Stopped at step 4 of epoch 1: the file says epoch 1, as kohya's does, not 0.
+  EXPECT_EQ(SafetensorsFile(final_file).metadata().at("ss_epoch"), "1");
+  // The log says what "auto" precision became on this machine.
+  EXPECT_NE(read_file(run.log()).find("precision: base weights auto ("), std::string::npos);
+
+  CommandResult show = run_lathe("runs show " + run.run_id() + " --runs-dir " + q(dir / "runs"));
+  EXPECT_NE(show.output.find("\n  epochs/tiny.safetensors  ("), std::string::npos) << show.output;
+  EXPECT_EQ(show.output.find("no epoch has been saved yet"), std::string::npos) << show.output;
+  EXPECT_NE(show.output.find("none ranked: no epoch has ended"), std::string::npos) << show.output;
+}
+
+TEST(TrainCommand, ADeviceThisMachineLacksFailsBeforeARunIsMade) {
+  TempDir dir;
+  auto profile = make_tiny_profile(dir, 1);
+  CommandResult r = run_lathe(train(profile, dir / "runs", "--foreground --set training.device=cuda:99"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("training.device \"cuda:99\""), std::string::npos) << r.output;
+  EXPECT_TRUE(list_runs(dir / "runs").empty());  // nothing was created or loaded
+}
+
 // Every file under checkpoints/ and epochs/ with its bytes.
 std::map<std::string, std::string> saved_bytes(const RunPaths& run) {
   std::map<std::string, std::string> out;

@@ -2,9 +2,15 @@
 // line and dotted key, arrays of tables, key order, and the did-you-mean unknown-key check.
 #include "io/profile.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
+#include <thread>
 
 #include "common/error.h"
 #include "temp_dir.h"
@@ -95,6 +101,36 @@ TEST(Profile, LoadFromDisk) {
   std::string err = message_of([&] { load_profile(dir / "none.toml"); });
   EXPECT_NE(err.find("cannot load profile"), std::string::npos) << err;
   EXPECT_NE(err.find("none.toml"), std::string::npos) << err;
+}
+
+TEST(Profile, NonRegularFilesAreRefusedBeforeOpening) {
+  test::TempDir dir;
+  const std::filesystem::path fifo = dir / "p.toml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Without the check, opening the FIFO would block until a writer comes: this writer comes
+  // after a while, so a regression fails the test instead of hanging it.
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!done && std::chrono::steady_clock::now() < end) {
+      int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);  // fails while no reader waits
+      if (fd >= 0) {
+        ::close(fd);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  std::string err = message_of([&] { load_profile(fifo); });
+  done = true;
+  writer.join();
+  EXPECT_EQ(err, "cannot load profile: " + fifo.string() +
+                     " is a named pipe (FIFO), not a file; give a profile .toml file");
+
+  err = message_of([&] { load_profile(dir.path()); });
+  EXPECT_NE(err.find(dir.path().string() + " is a folder, not a file"), std::string::npos) << err;
+  err = message_of([] { load_profile("/dev/zero"); });
+  EXPECT_EQ(err, "cannot load profile: /dev/zero is a character device, not a file; give a profile .toml file");
 }
 
 TEST(Profile, UnknownKeysSuggestClosest) {

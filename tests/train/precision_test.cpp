@@ -1,7 +1,8 @@
 // Base weights in bf16 with an fp32 LoRA (train/precision.h): the tiny UNet's output stays
 // within bf16 tolerance of the fp32 model, LoRA gradients are fp32 and finite (with and without
 // gradient checkpointing), base weights take half the memory, the text encoder and VAE accept
-// their usual inputs, autocast scopes nest and restore, and fp16 on the CPU is refused.
+// their usual inputs, autocast scopes nest and restore, fp16 on the CPU runs with a note, and
+// "auto" precision resolves per device (bf16 on a card without bf16 is an error).
 #include <gtest/gtest.h>
 
 #include <ATen/autocast_mode.h>
@@ -229,6 +230,84 @@ TEST(Bf16Base, TextEncoderAndVAE) {
   auto dec = vae->decode(m.narrow(1, 0, 4));
   EXPECT_EQ(dec.scalar_type(), torch::kFloat32);
   EXPECT_LT(rel_error(dec, vae_ref->decode(m_ref.narrow(1, 0, 4))), 5e-2);
+}
+
+// Devices as describe_device would report them; a torch::Device needs no GPU to exist.
+DeviceDescription card(const char* name, int major, int minor) {
+  DeviceDescription d;
+  d.name = name;
+  d.compute_major = major;
+  d.compute_minor = minor;
+  d.bf16 = major >= 8;
+  return d;
+}
+
+TEST(ResolvePrecision, AutoPicksPerDevice) {
+  const torch::Device cpu(torch::kCPU), gpu(torch::kCUDA, 0);
+  DeviceDescription plain_cpu;  // a CPU without AVX512-BF16 still runs bf16
+  plain_cpu.bf16 = false;
+  ResolvedPrecision on_cpu = resolve_precision(std::nullopt, MixedPrecision::Auto, cpu, plain_cpu);
+  EXPECT_EQ(on_cpu.weights, WeightDType::BF16);
+  EXPECT_EQ(on_cpu.mixed, MixedPrecision::BF16);
+
+  ResolvedPrecision ampere = resolve_precision(std::nullopt, MixedPrecision::Auto, gpu, card("NVIDIA A100", 8, 0));
+  EXPECT_EQ(ampere.weights, WeightDType::BF16);
+  EXPECT_EQ(ampere.mixed, MixedPrecision::BF16);
+
+  ResolvedPrecision turing = resolve_precision(std::nullopt, MixedPrecision::Auto, gpu, card("Tesla T4", 7, 5));
+  EXPECT_EQ(turing.weights, WeightDType::FP16);
+  EXPECT_EQ(turing.mixed, MixedPrecision::FP16);
+
+  // Explicit choices a device runs pass unchanged; "no" stays no.
+  ResolvedPrecision explicit_cpu = resolve_precision(WeightDType::FP16, MixedPrecision::No, cpu, plain_cpu);
+  EXPECT_EQ(explicit_cpu.weights, WeightDType::FP16);  // runs on the CPU, slowly, with a note
+  EXPECT_EQ(explicit_cpu.mixed, MixedPrecision::No);
+  EXPECT_EQ(resolve_precision(WeightDType::FP32, MixedPrecision::FP16, gpu, card("Tesla T4", 7, 5)).weights,
+            WeightDType::FP32);
+}
+
+TEST(ResolvePrecision, Bf16OnACardWithoutItIsAnError) {
+  const torch::Device gpu(torch::kCUDA, 0);
+  std::string weights, mixed;
+  try {
+    resolve_precision(WeightDType::BF16, MixedPrecision::No, gpu, card("Tesla T4", 7, 5));
+  } catch (const Error& e) {
+    weights = e.what();
+  }
+  EXPECT_NE(weights.find("model.dtype = \"bf16\": Tesla T4 (cuda:0, compute capability 7.5) has no bf16"),
+            std::string::npos)
+      << weights;
+  EXPECT_NE(weights.find("use \"auto\""), std::string::npos) << weights;
+  try {
+    resolve_precision(std::nullopt, MixedPrecision::BF16, gpu, card("Tesla V100", 7, 0));
+  } catch (const Error& e) {
+    mixed = e.what();
+  }
+  EXPECT_NE(mixed.find("training.mixed_precision = \"bf16\": Tesla V100"), std::string::npos) << mixed;
+  EXPECT_NO_THROW(resolve_precision(WeightDType::BF16, MixedPrecision::BF16, gpu, card("NVIDIA H100", 9, 0)));
+}
+
+TEST(ResolvePrecision, TextSaysWhatAutoBecameOnThisMachine) {
+  EXPECT_EQ(precision_choice_text("auto", "bf16", torch::kCPU), "auto (bf16 on this machine's cpu)");
+  EXPECT_EQ(precision_choice_text("fp16", "fp16", torch::kCPU), "fp16");
+  TrainConfig c;
+  c.training.device = "cpu";
+  MachinePrecision m = precision_on_this_machine(c);
+  ASSERT_TRUE(m.resolved);
+  EXPECT_EQ(m.resolved->weights, WeightDType::BF16);
+  EXPECT_EQ(m.dtype_text, "auto (bf16 on this machine's cpu)");
+  EXPECT_EQ(m.mixed_text, "no");
+  TrainConfig resolved = with_resolved_precision(c, torch::kCPU);
+  EXPECT_EQ(resolved.model.dtype, WeightDType::BF16);
+  // A device this machine does not have is a warning: the choice is checked where it trains.
+  c.training.device = "cuda:7";
+  if (cuda_device_count() < 8) {
+    MachinePrecision away = precision_on_this_machine(c);
+    EXPECT_FALSE(away.resolved);
+    EXPECT_TRUE(away.error.empty());
+    EXPECT_NE(away.warning.find("training.device \"cuda:7\""), std::string::npos) << away.warning;
+    EXPECT_EQ(away.dtype_text, "auto");
+  }
 }
 
 }  // namespace

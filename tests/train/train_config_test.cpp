@@ -180,6 +180,8 @@ TEST(TrainConfig, DefaultsFillWhatTheProfileLeavesOut) {
   EXPECT_FALSE(t.model.family.has_value());
   EXPECT_FALSE(t.model.prediction.has_value());
   EXPECT_EQ(t.model.clip_skip, 1);
+  EXPECT_FALSE(t.model.dtype.has_value());  // "auto": the device decides when the run starts
+  EXPECT_EQ(t.training.mixed_precision, MixedPrecision::No);
   EXPECT_EQ(t.dataset.root, fs::absolute(dir / "data").lexically_normal());
   EXPECT_EQ(t.data.cache_latents, LatentCache::Memory);
   EXPECT_EQ(t.data.remainder_policy, RemainderPolicy::Partial);
@@ -406,6 +408,72 @@ TEST(TrainConfig, EveryBrokenSectionIsReported) {
   EXPECT_FALSE(c.config.has_value());
 }
 
+TEST(TrainConfig, UnknownSectionsDoNotHideOtherErrors) {
+  TempDir dir;
+  // Two misspelt sections and a range error in a known one: all three are reported at once.
+  std::string text = with(kMinimal, "network", "rank = 0") + "\n[optimzer]\nlr = 1e-4\n[foo]\nx = 1\n";
+  ProfileCheck c = check(text, dir / "p.toml");
+  EXPECT_EQ(c.errors.size(), 3u) << all_errors(c);
+  EXPECT_NE(all_errors(c).find("key optimzer: unknown section; did you mean [optimizer]?"), std::string::npos)
+      << all_errors(c);
+  EXPECT_NE(all_errors(c).find("key foo: unknown section; remove it or check the spelling"), std::string::npos)
+      << all_errors(c);
+  EXPECT_NE(all_errors(c).find("key network.rank: must be 1 to 4096, got 0"), std::string::npos) << all_errors(c);
+  EXPECT_FALSE(c.config.has_value());
+}
+
+TEST(TrainConfig, InfinityAndNanAreAskedToBeFinite) {
+  TempDir dir;
+  struct Case {
+    const char* section;
+    const char* line;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"optimizer", "lr = inf", "key optimizer.lr: must be a finite number above 0, got inf"},
+      {"optimizer", "unet_lr = +inf", "key optimizer.unet_lr: must be a finite number above 0, got inf"},
+      {"network", "alpha = inf", "key network.alpha: must be a finite number above 0, got inf"},
+      {"network", "alpha = nan", "key network.alpha: must be a finite number above 0, got nan"},
+      {"optimizer", "max_grad_norm = inf", "key optimizer.max_grad_norm: must be a finite number, got inf"},
+      {"noise", "offset = nan", "key noise.offset: must be a finite number, got nan"},
+  };
+  for (const Case& k : cases) {
+    ProfileCheck c = check(with(kMinimal, k.section, k.line), dir / "p.toml");
+    EXPECT_NE(all_errors(c).find(k.expected), std::string::npos) << k.line << " gave:\n" << all_errors(c);
+  }
+  // Still the plain range message for a finite value out of range.
+  ProfileCheck zero = check(with(kMinimal, "optimizer", "lr = 0"), dir / "p.toml");
+  EXPECT_NE(all_errors(zero).find("key optimizer.lr: must be above 0, got 0"), std::string::npos)
+      << all_errors(zero);
+}
+
+TEST(TrainConfig, DtypeAndMixedPrecisionTakeAuto) {
+  TempDir dir;
+  TrainConfig t = parse_train_config(with(with(kMinimal, "model", "dtype = \"auto\""), "training",
+                                          "mixed_precision = \"auto\""),
+                                     dir / "p.toml");
+  EXPECT_FALSE(t.model.dtype.has_value());
+  EXPECT_EQ(t.training.mixed_precision, MixedPrecision::Auto);
+  // The frozen profile keeps "auto", so a resumed run decides on the machine it runs on.
+  std::string rendered = render_profile_toml(t);
+  EXPECT_NE(rendered.find("dtype = \"auto\"\n"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("mixed_precision = \"auto\"\n"), std::string::npos) << rendered;
+  TrainConfig again = parse_train_config(rendered, dir / "runs/r/profile.toml");
+  EXPECT_FALSE(again.model.dtype.has_value());
+  EXPECT_EQ(again.training.mixed_precision, MixedPrecision::Auto);
+  EXPECT_EQ(parse_train_config(with(kMinimal, "model", "dtype = \"fp16\""), dir / "p.toml").model.dtype,
+            WeightDType::FP16);
+  // Saved LoRA files need a real dtype: "auto" is not one for saving.precision.
+  ProfileCheck saving = check(with(kMinimal, "saving", "precision = \"auto\""), dir / "p.toml");
+  EXPECT_NE(all_errors(saving).find("key saving.precision: \"auto\" is not one of \"fp32\", \"fp16\", \"bf16\""),
+            std::string::npos)
+      << all_errors(saving);
+  ProfileCheck bad = check(with(kMinimal, "model", "dtype = \"fp8\""), dir / "p.toml");
+  EXPECT_NE(all_errors(bad).find("\"fp8\" is not one of \"auto\", \"fp32\", \"fp16\", \"bf16\""),
+            std::string::npos)
+      << all_errors(bad);
+}
+
 TEST(TrainConfig, CrossChecks) {
   TempDir dir;
   auto errors_of = [&](const std::string& text) { return all_errors(check(text, dir / "p.toml")); };
@@ -608,6 +676,24 @@ TEST(TrainConfigRender, RoundTripsThroughTheFrozenProfile) {
   TrainConfig again = parse_train_config(rendered, frozen);
   EXPECT_EQ(again.network.rank, 12);
   EXPECT_EQ(again.optimizer.lr, 3.3e-5);
+}
+
+TEST(TrainConfigRender, IdentityDoesNotDependOnWhereTheRunLives) {
+  TempDir dir;
+  // The same frozen profile read from two run folders (a run moved or copied elsewhere), with
+  // runs going to different places: what is trained is the same, so is the identity.
+  TrainConfig original = parse_train_config(kFull, dir / "p.toml");
+  const std::string frozen = render_profile_toml(original);
+  TrainConfig here = parse_train_config(frozen, dir / "runs/20260101-000000-a/profile.toml");
+  TrainConfig moved = parse_train_config(frozen, dir / "elsewhere/copy/profile.toml",
+                                         {"output.dir=/somewhere/else"});
+  EXPECT_NE(render_profile_toml(here), render_profile_toml(moved));  // the header names the file
+  EXPECT_EQ(render_profile_identity(here), render_profile_identity(moved));
+  EXPECT_EQ(render_profile_identity(here), render_profile_identity(original));
+  EXPECT_EQ(render_profile_identity(here).find("Rendered from"), std::string::npos);
+  // A key that changes what is trained changes it.
+  TrainConfig other = parse_train_config(frozen, dir / "runs/20260101-000000-a/profile.toml", {"network.rank=9"});
+  EXPECT_NE(render_profile_identity(here), render_profile_identity(other));
 }
 
 TEST(TrainConfigRender, ShowEntriesCoverEveryKnownKey) {

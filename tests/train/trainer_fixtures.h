@@ -46,13 +46,15 @@ inline void write_dataset(const std::filesystem::path& root) {
   write_concept(root / "val", 2, 0, "redcat");
 }
 
-// A profile for `model` ("tiny-random:sd15" / "tiny-random:sdxl") on the dataset under root.
+// A profile for `model` ("tiny-random:sd15" / "tiny-random:sdxl") on the dataset under root,
+// with fp32 base weights on every machine (model.dtype "auto" would pick bf16 on the CPU).
 // `extra` lines are appended as --set overrides ("training.max_steps=6").
 inline TrainConfig tiny_config(const std::filesystem::path& root, const std::string& model = "tiny-random:sd15",
                                const std::vector<std::string>& extra = {}) {
   const std::string text = R"(
 [model]
 path = ")" + model + R"("
+dtype = "fp32"
 [dataset]
 path = "data"
 min_bucket_reso = 64

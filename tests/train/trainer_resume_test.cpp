@@ -4,6 +4,7 @@
 // trained, so every seeded draw is covered).
 #include <gtest/gtest.h>
 
+#include "io/atomic_file.h"
 #include "trainer_fixtures.h"
 
 namespace lathe {
@@ -82,6 +83,43 @@ TEST(TrainerResume, RefusesAnotherProfilesCheckpointAndIncompleteFolders) {
   fs::remove(dir / "DONE");
   EXPECT_THROW(trainer.resume_from(dir), Error);
   EXPECT_FALSE(latest_checkpoint(tmp / "run"));
+}
+
+// The run's frozen profile.toml read as the worker reads it: from the run folder itself.
+TrainConfig frozen_profile(const fs::path& run) {
+  return parse_train_config(read_file(run / "profile.toml"), run / "profile.toml");
+}
+
+TEST(TrainerResume, AMovedOrCopiedRunResumes) {
+  TempDir tmp;
+  test::write_dataset(tmp.path());
+  const TrainConfig config = test::tiny_config(tmp.path(), "tiny-random:sd15", {"training.max_steps=6"});
+  const auto uninterrupted = train_to_end(config, tmp / "whole");
+
+  const fs::path run = tmp / "runs/20260101-000000-t";
+  fs::create_directories(run);
+  write_file_atomic(run / "profile.toml", render_profile_toml(config));  // as lathe train freezes it
+  {
+    test::Recorded rec;
+    const Trainer* self = nullptr;
+    Trainer trainer(frozen_profile(run), run, test::recording(rec, 3, &self));
+    self = &trainer;
+    EXPECT_TRUE(trainer.run().stopped);
+  }
+  // Copied to another folder (and the original moved away): its checkpoint still belongs to it.
+  const fs::path copy = tmp / "elsewhere/copied-run";
+  fs::create_directories(copy.parent_path());
+  fs::copy(run, copy, fs::copy_options::recursive);
+  fs::rename(run, tmp / "runs/moved");
+  auto latest = latest_checkpoint(copy);
+  ASSERT_TRUE(latest);
+  test::Recorded rec;
+  Trainer resumed(frozen_profile(copy), copy, test::recording(rec));
+  ASSERT_NO_THROW(resumed.resume_from(*latest));
+  EXPECT_EQ(resumed.step(), 3);
+  TrainResult r = resumed.run();
+  EXPECT_EQ(r.steps, 6);
+  EXPECT_TRUE(test::identical(uninterrupted, test::read_lora(copy / r.final_file)));
 }
 
 }  // namespace
