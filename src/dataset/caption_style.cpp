@@ -19,30 +19,44 @@ bool is_function_word(std::string_view w) {
   return false;
 }
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 struct WordCount {
   std::size_t words = 0;
   std::size_t articles = 0;
   std::size_t function_words = 0;
 };
 
+// The word lower-cased into a small buffer (words longer than it are no function word).
+std::string_view lowered(std::string_view w, char (&buf)[8]) {
+  if (w.size() > sizeof(buf)) return {};
+  for (std::size_t i = 0; i < w.size(); ++i)
+    buf[i] = w[i] >= 'A' && w[i] <= 'Z' ? static_cast<char>(w[i] - 'A' + 'a') : w[i];
+  return std::string_view(buf, w.size());
+}
+
+// Runs on every caption of the audit: slices of the piece, no allocation.
 WordCount count_words(std::string_view piece) {
   WordCount n;
-  std::string word;
-  auto flush = [&] {
-    if (word.empty()) return;
-    ++n.words;
-    if (is_article(word)) ++n.articles;
-    else if (is_function_word(word)) ++n.function_words;
-    word.clear();
-  };
-  for (char c : piece) {
-    if (c == ' ' || c == '\t' || c == '_' || c == '.') flush();
-    else word += lower(c);
+  char buf[8];
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= piece.size(); ++i) {
+    const bool sep = i == piece.size() || piece[i] == ' ' || piece[i] == '\t' ||
+                     piece[i] == '_' || piece[i] == '.';
+    if (!sep) continue;
+    if (i > start) {
+      ++n.words;
+      const std::string_view w = lowered(piece.substr(start, i - start), buf);
+      if (is_article(w)) ++n.articles;
+      else if (is_function_word(w)) ++n.function_words;
+    }
+    start = i + 1;
   }
-  flush();
   return n;
+}
+
+// See is_prose.
+bool prose_count(const WordCount& n) {
+  if (n.words >= 8) return true;
+  return n.words >= 5 && (n.articles >= 1 || n.function_words >= 2);
 }
 
 }  // namespace
@@ -57,19 +71,17 @@ const char* caption_style_name(CaptionStyle s) {
   return "none";
 }
 
-bool is_prose(std::string_view piece) {
-  const WordCount n = count_words(piece);
-  if (n.words >= 8) return true;
-  return n.words >= 5 && (n.articles >= 1 || n.function_words >= 2);
-}
+
+
+bool is_prose(std::string_view piece) { return prose_count(count_words(piece)); }
 
 CaptionStyle caption_style(const CaptionText& caption) {
   if (caption.tags.empty()) return CaptionStyle::None;
   std::size_t words = 0, prose_words = 0;
   for (const std::string& piece : caption.tags) {
-    const std::size_t w = count_words(piece).words;
-    words += w;
-    if (is_prose(piece)) prose_words += w;
+    const WordCount n = count_words(piece);
+    words += n.words;
+    if (prose_count(n)) prose_words += n.words;
   }
   return prose_words * 2 >= words && prose_words > 0 ? CaptionStyle::Sentences : CaptionStyle::Tags;
 }
