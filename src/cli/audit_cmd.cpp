@@ -125,7 +125,7 @@ CommandSpec audit_command() {
       "cannot be read, 2 usage error.";
   spec.options = {
       {"json", "", "print the JSON report (schema lathe.audit, version 1) instead of text"},
-      {"deep", "", "decode every image fully to catch truncated or corrupt files (slower)"},
+      {"deep", "", "also decode every image to catch corrupt pixel data (slower; files cut short are found without it)"},
       {"caption-ext", "EXT", "caption file extension (default .txt)"},
       {"recursive", "", "also look for images in subfolders of each concept"},
       {"resolution", "N|WxH", "training resolution for the bucket plan (default 512)"},
