@@ -18,7 +18,7 @@ TORCH_VERSION="2.11.0"  # the wheel on PyPI is built for CUDA 13.0
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   python3 python3-venv python3-pip
-  libopencv-dev libwebp-dev
+  libopencv-dev libwebp-dev libjpeg-dev
   libtomlplusplus-dev libfmt-dev nlohmann-json3-dev
   libncurses-dev zlib1g-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev

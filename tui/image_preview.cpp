@@ -6,7 +6,10 @@
 #include <opencv2/imgproc.hpp>
 
 #include "dataset/decode_limit.h"
+#include "common/error.h"
 #include "dataset/image_header.h"
+#include "dataset/jpeg_data_check.h"
+#include "io/atomic_file.h"
 #include "tui/canvas.h"
 
 namespace lathe::tui {
@@ -23,7 +26,14 @@ std::uint32_t pixel(const cv::Mat& m, int y, int x) {
 std::string preview_problem(const std::filesystem::path& path) {
   const ImageInfo header = read_image_header(path);
   if (!header.ok) return header.problem;
-  return decode_size_problem(header);
+  if (std::string too_large = decode_size_problem(header); !too_large.empty()) return too_large;
+  if (header.format != ImageFormat::Jpeg) return {};
+  try {
+    const std::string bytes = read_file(path, std::size_t(1) << 30);
+    return jpeg_data_problem(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  } catch (const Error& e) {
+    return e.what();
+  }
 }
 
 char ramp_char(std::uint32_t rgb) {

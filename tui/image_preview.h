@@ -34,9 +34,10 @@ struct PreviewCells {
 // Fits `bgr` (8-bit, 3 channels) into cols x rows cells, centred.
 PreviewCells render_preview(const cv::Mat& bgr, int cols, int rows, bool half_blocks);
 
-// Why `path` is not previewed, from its header alone (unreadable, cut short, or over the decode
-// size limit that training and the audit use: a small PNG can claim 30000x30000 pixels);
-// empty when it may be decoded.
+// Why `path` is not previewed, from its header (unreadable, cut short, or over the decode
+// size limit that training and the audit use: a small PNG can claim 30000x30000 pixels) and,
+// for a JPEG, libjpeg's check of its compressed data (whose warnings would otherwise be
+// printed over the TUI's screen); empty when it may be decoded.
 std::string preview_problem(const std::filesystem::path& path);
 
 // A brightness ramp character for the monochrome preview.

@@ -2,7 +2,8 @@
 // limit (decode_limit.h: read from the header, before a byte of pixels is allocated), the
 // container complete (image_container.h: PNG reaches IEND with sound chunks, JPEG ends its
 // scans with EOI, the WebP RIFF size matches the file, a BMP holds its pixel array), and OpenCV
-// must decode the pixels to the size the header says. The structural checks come first
+// must decode the pixels to the size the header says; a JPEG's compressed data must decode
+// without a libjpeg warning (jpeg_data_check.h). The structural checks come first
 // because decoders happily return a half-grey image for a file cut short.
 #include <fmt/format.h>
 
@@ -15,6 +16,7 @@
 #include "dataset/decode_limit.h"
 #include "dataset/image_container.h"
 #include "dataset/image_header.h"
+#include "dataset/jpeg_data_check.h"
 #include "io/atomic_file.h"
 
 namespace lathe {
@@ -35,6 +37,8 @@ std::string decode_check(const std::filesystem::path& path) {
   if (std::string problem = container_problem(b, n, image_format_from_extension(path));
       !problem.empty())
     return problem;
+  if (header.format == ImageFormat::Jpeg)
+    if (std::string problem = jpeg_data_problem(b, n); !problem.empty()) return problem;
   cv::Mat pixels;
   try {
     pixels = cv::imdecode(

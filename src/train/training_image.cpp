@@ -17,6 +17,7 @@
 #include "dataset/decode_limit.h"
 #include "dataset/image_container.h"
 #include "dataset/image_header.h"
+#include "dataset/jpeg_data_check.h"
 #include "io/atomic_file.h"
 #include "train/train_config.h"
 
@@ -149,6 +150,9 @@ cv::Mat decode_checked(const std::filesystem::path& path) {
   const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
   if (std::string problem = container_problem(bytes, data.size()); !problem.empty())
     throw BadImageError(path, problem);
+  if (header.format == ImageFormat::Jpeg)
+    if (std::string problem = jpeg_data_problem(bytes, data.size()); !problem.empty())
+      throw BadImageError(path, problem);
   cv::Mat decoded;
   try {
     decoded = cv::imdecode(cv::Mat(1, static_cast<int>(data.size()), CV_8U, data.data()),

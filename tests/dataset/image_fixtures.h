@@ -5,9 +5,11 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,23 @@ inline std::string encode_image(const std::string& ext, int width, int height,
   std::vector<unsigned char> buf;
   if (!cv::imencode(ext, img, buf, params)) throw std::runtime_error("imencode failed: " + ext);
   return std::string(buf.begin(), buf.end());
+}
+
+// A complete JPEG (segments and EOI in place) whose entropy-coded data is damaged: a restart
+// marker planted halfway through the scan, where libjpeg meets it with bits still to read.
+// The container walk accepts it; only decoding the data shows the damage.
+inline std::string jpeg_with_damaged_scan(int width = 64, int height = 64) {
+  std::string jpeg = encode_image(".jpg", width, height);
+  const std::size_t sos = jpeg.find("\xFF\xDA");
+  if (sos == std::string::npos) throw std::runtime_error("no SOS marker in the encoded JPEG");
+  const std::size_t header_len =
+      (std::size_t(std::uint8_t(jpeg[sos + 2])) << 8) | std::uint8_t(jpeg[sos + 3]);
+  const std::size_t data_start = sos + 2 + header_len;
+  std::size_t at = data_start + (jpeg.size() - 2 - data_start) / 2;
+  while (std::uint8_t(jpeg[at - 1]) == 0xFF || std::uint8_t(jpeg[at]) == 0x00) ++at;  // not inside FF 00
+  jpeg[at] = static_cast<char>(0xFF);
+  jpeg[at + 1] = static_cast<char>(0xD5);  // RST5, with no restart interval defined
+  return jpeg;
 }
 
 inline std::string read_bytes(const std::filesystem::path& p) {

@@ -10,6 +10,7 @@
 
 #include "dataset/image_container.h"
 #include "dataset/image_fixtures.h"
+#include "dataset/jpeg_data_check.h"
 
 namespace lathe {
 namespace {
@@ -345,6 +346,34 @@ TEST(DecodeCheck, RefusesDecompressionBombs) {
   EXPECT_EQ(info.width, 20000);
   EXPECT_EQ(decode_check(dir / "bomb.png"),
             "the image is 20000x20000 (400 megapixels), too large to decode; resize it");
+}
+
+TEST(DecodeCheck, JpegWithDamagedDataIsRefusedInLathesWords) {
+  // libjpeg decodes damaged entropy-coded data with only a warning on stderr and grey blocks;
+  // the check turns the warning into the finding and prints nothing itself.
+  TempDir dir;
+  const std::string damaged = test::jpeg_with_damaged_scan();
+  write_text(dir / "damaged.jpg", damaged);
+  ASSERT_EQ(container_problem(reinterpret_cast<const unsigned char*>(damaged.data()),
+                              damaged.size()),
+            "");
+  testing::internal::CaptureStderr();
+  const std::string problem = decode_check(dir / "damaged.jpg");
+  const std::string printed = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(problem.rfind("libjpeg reports damaged data: Corrupt JPEG data", 0), 0u) << problem;
+  EXPECT_EQ(printed, "");
+}
+
+TEST(DecodeCheck, SoundJpegsPassTheDataCheck) {
+  for (const std::vector<int>& params :
+       {std::vector<int>{}, std::vector<int>{cv::IMWRITE_JPEG_PROGRESSIVE, 1},
+        std::vector<int>{cv::IMWRITE_JPEG_RST_INTERVAL, 4}}) {
+    const std::string jpeg = test::encode_image(".jpg", 70, 45, params);
+    EXPECT_EQ(jpeg_data_problem(reinterpret_cast<const unsigned char*>(jpeg.data()), jpeg.size()),
+              "");
+  }
+  const std::string cut = test::encode_image(".jpg", 64, 64).substr(0, 300);
+  EXPECT_NE(jpeg_data_problem(reinterpret_cast<const unsigned char*>(cut.data()), cut.size()), "");
 }
 
 TEST(ImageHeader, ExtensionHelpers) {

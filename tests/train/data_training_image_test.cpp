@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "data_fixtures.h"
+#include "dataset/image_fixtures.h"
 #include "dataset/image_header.h"
 #include "train/train_config.h"
 #include "train/training_image.h"
@@ -272,6 +273,16 @@ TEST(DataTrainingImage, TruncatedFilesAreRefusedNotTrainedAsGrey) {
   test::write_text(dir / "cut.png", std::string(png.begin(), png.end() - 12));
   expect_bad_image(dir / "cut.jpg", "truncated JPEG");
   expect_bad_image(dir / "cut.png", "truncated PNG");
+}
+
+TEST(DataTrainingImage, DamagedJpegDataIsRefusedWithTheFileNamed) {
+  // Complete file, damaged scan data: OpenCV would return grey blocks and libjpeg would print
+  // "Corrupt JPEG data" with no file name; training refuses it in its own words instead.
+  TempDir dir;
+  test::write_text(dir / "damaged.jpg", test::jpeg_with_damaged_scan());
+  testing::internal::CaptureStderr();
+  expect_bad_image(dir / "damaged.jpg", "libjpeg reports damaged data");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
 
 TEST(DataTrainingImage, ImageBombsAreRefusedBeforeDecoding) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dataset/image_fixtures.h"
 #include "temp_dir.h"
 
 #include "tui/image_preview.h"
@@ -90,7 +91,7 @@ TEST(Theme, RgbTo256And8) {
   EXPECT_EQ(rgb_to_8(230, 140, 40), 3);  // orange -> yellow
 }
 
-TEST(Preview, ImageBombsAndCutFilesAreNotDecoded) {
+TEST(Preview, ImageBombsCutFilesAndDamagedJpegsAreNotDecoded) {
   // The header decides before OpenCV runs: a small PNG claiming 30000x30000 pixels would take
   // gigabytes to decode (the audit's and training's limit applies), a file cut short would
   // show half grey.
@@ -112,6 +113,13 @@ TEST(Preview, ImageBombsAndCutFilesAreNotDecoded) {
             "the image is 30000x30000 (900 megapixels), too large to decode; resize it");
   test::write_text(dir / "cut.png", png.substr(0, png.size() - 12));
   EXPECT_EQ(preview_problem(dir / "cut.png").rfind("truncated PNG", 0), 0u);
+  // Damaged JPEG data: libjpeg's warning would be printed over the screen by OpenCV.
+  test::write_text(dir / "damaged.jpg", test::jpeg_with_damaged_scan());
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(preview_problem(dir / "damaged.jpg").rfind("libjpeg reports damaged data", 0), 0u);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  test::write_text(dir / "ok.jpg", test::encode_image(".jpg", 40, 30));
+  EXPECT_EQ(preview_problem(dir / "ok.jpg"), "");
 }
 
 }  // namespace
