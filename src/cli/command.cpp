@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "common/terminal_text.h"
 
 namespace lathe::cli {
 namespace {
@@ -271,14 +272,14 @@ int run_main(int argc, char** argv) {
       return kExitOk;
     }
     return spec->run(args);
-  } catch (const UsageError& e) {
-    std::cerr << e.what() << "\n";
+  } catch (const UsageError& e) {  // messages quote paths, keys and values from files
+    std::cerr << terminal_safe_lines(e.what()) << "\n";
     return kExitUsage;
   } catch (const Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << terminal_safe_lines(e.what()) << "\n";
     return kExitInputErrors;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << terminal_safe_lines(e.what()) << "\n";
     return kExitInputErrors;
   }
 }

@@ -135,5 +135,16 @@ TEST(TerminalEscape, ProfileShowAndCheckShowKeysEscaped) {
   }
 }
 
+TEST(TerminalEscape, ErrorMessagesShowPathsEscaped) {
+  // Every command's error goes through one printer; a path from a file list or a profile can
+  // carry the same bytes as metadata.
+  TempDir dir;
+  const fs::path missing = dir / ("gone" + kClear + kTitle);
+  const CommandResult r = run_lathe("audit " + shell_quote(missing.string()));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  expect_clean(r);
+  EXPECT_TRUE(contains(r.output, "gone\\e[2J\\e]0;pwned\\x07")) << r.output;
+}
+
 }  // namespace
 }  // namespace lathe::test
