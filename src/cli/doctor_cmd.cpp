@@ -19,7 +19,7 @@
 #include "cli/command.h"
 #include "cli/runs_common.h"
 #include "text/vocab_locator.h"
-#include "train/compute_device.h"
+#include "train/model/compute_device.h"
 
 namespace lathe::cli {
 namespace {

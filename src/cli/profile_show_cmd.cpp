@@ -12,8 +12,8 @@
 #include "common/error.h"
 #include "common/terminal_text.h"
 #include "io/profile.h"
-#include "train/precision.h"
-#include "train/train_config.h"
+#include "train/model/precision.h"
+#include "train/config/train_config.h"
 
 namespace lathe::cli {
 namespace {

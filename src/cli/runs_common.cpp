@@ -10,7 +10,7 @@
 #include "common/terminal_text.h"
 #include "runs/detach.h"
 #include "runs/run_queue.h"
-#include "train/checkpoint_state.h"
+#include "train/loop/checkpoint_state.h"
 
 namespace fs = std::filesystem;
 

@@ -16,7 +16,7 @@
 #include "common/terminal_text.h"
 #include "io/atomic_file.h"
 #include "runs/sparkline.h"
-#include "train/train_config.h"
+#include "train/config/train_config.h"
 
 namespace lathe::cli {
 namespace {

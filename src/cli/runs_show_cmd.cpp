@@ -13,8 +13,8 @@
 #include "io/atomic_file.h"
 #include "runs/run_log.h"
 #include "runs/sparkline.h"
-#include "train/checkpoint_state.h"
-#include "train/train_config.h"
+#include "train/loop/checkpoint_state.h"
+#include "train/config/train_config.h"
 
 namespace fs = std::filesystem;
 

@@ -17,9 +17,9 @@
 #include "runs/run_launcher.h"
 #include "runs/run_queue.h"
 #include "runs/run_worker.h"
-#include "train/compute_device.h"
-#include "train/precision.h"
-#include "train/train_config.h"
+#include "train/model/compute_device.h"
+#include "train/model/precision.h"
+#include "train/config/train_config.h"
 
 namespace fs = std::filesystem;
 

@@ -8,8 +8,8 @@
 #include "runs/detach.h"
 #include "runs/run_queue.h"
 #include "runs/run_status.h"
-#include "train/checkpoint_state.h"
-#include "train/train_config.h"
+#include "train/loop/checkpoint_state.h"
+#include "train/config/train_config.h"
 
 namespace fs = std::filesystem;
 

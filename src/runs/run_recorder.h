@@ -15,7 +15,7 @@
 #include "runs/run_log.h"
 #include "runs/run_status.h"
 #include "runs/tensorboard_events.h"
-#include "train/trainer.h"
+#include "train/loop/trainer.h"
 
 namespace lathe {
 

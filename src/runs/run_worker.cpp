@@ -11,8 +11,8 @@
 #include "common/error.h"
 #include "io/atomic_file.h"
 #include "runs/control_socket.h"
-#include "train/checkpoint_state.h"
-#include "train/train_config.h"
+#include "train/loop/checkpoint_state.h"
+#include "train/config/train_config.h"
 
 namespace lathe {
 namespace {

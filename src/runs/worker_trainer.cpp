@@ -1,7 +1,7 @@
 // The real trainer behind the worker's interface (see worker_trainer.h).
 #include "runs/worker_trainer.h"
 
-#include "train/train_config.h"
+#include "train/config/train_config.h"
 
 namespace lathe {
 namespace {

@@ -8,7 +8,7 @@
 #include <functional>
 #include <memory>
 
-#include "train/trainer.h"
+#include "train/loop/trainer.h"
 
 namespace lathe {
 

@@ -1,0 +1,23 @@
+// [network] -> LoRAOptions: the profile's names (type, conv_dim, train_unet,
+// train_text_encoder) mapped onto the LoRA network's construction options.
+#include "lora/lora_network.h"
+#include "train/config/train_config.h"
+
+namespace lathe {
+
+LoRAOptions to_lora_options(const NetworkConfig& n) {
+  LoRAOptions o;
+  o.rank = n.rank;
+  o.alpha = n.alpha;
+  // Plain LoRA adapts no convolutions; the parser guarantees conv_dim >= 1 for LoCon.
+  o.conv_rank = n.type == NetworkType::LoCon ? n.conv_dim : 0;
+  o.conv_alpha = n.type == NetworkType::LoCon ? n.conv_alpha : 1.0;
+  o.dropout = n.dropout;
+  o.rank_dropout = n.rank_dropout;
+  o.module_dropout = n.module_dropout;
+  o.unet = n.train_unet;
+  o.text_encoders = n.train_text_encoder;
+  return o;
+}
+
+}  // namespace lathe
