@@ -12,9 +12,9 @@
 
 #include "dataset/bucket_plan.h"
 #include "temp_dir.h"
-#include "train/content_hash.h"
-#include "train/epoch_order.h"
-#include "train/training_image.h"
+#include "train/data/content_hash.h"
+#include "train/data/epoch_order.h"
+#include "train/data/training_image.h"
 
 namespace {
 

@@ -27,8 +27,8 @@
 
 #include "lora/lora_network.h"
 #include "models/unet.h"
-#include "train/optimizers.h"
-#include "train/precision.h"
+#include "train/optim/optimizers.h"
+#include "train/model/precision.h"
 #include "unet_flops.h"
 
 namespace {

@@ -9,7 +9,7 @@
 #include "io/profile.h"
 #include "runs/detach.h"
 #include "runs/run_launcher.h"
-#include "train/train_config.h"
+#include "train/config/train_config.h"
 #include "tui/canvas.h"
 #include "tui/prompt_dialog.h"
 #include "tui/run_page_screen.h"

@@ -26,10 +26,10 @@
 
 #include "lora/lora_network.h"
 #include "models/unet.h"
-#include "train/compute_device.h"
-#include "train/loss_scaler.h"
-#include "train/optimizers.h"
-#include "train/precision.h"
+#include "train/model/compute_device.h"
+#include "train/optim/loss_scaler.h"
+#include "train/optim/optimizers.h"
+#include "train/model/precision.h"
 
 namespace {
 

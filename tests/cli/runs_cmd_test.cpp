@@ -19,8 +19,8 @@
 #include "runs/run_dir.h"
 #include "runs/run_status.h"
 #include "temp_dir.h"
-#include "train/checkpoint_state.h"
-#include "train/train_config.h"
+#include "train/loop/checkpoint_state.h"
+#include "train/config/train_config.h"
 #include "train_fixture.h"
 
 namespace lathe::test {

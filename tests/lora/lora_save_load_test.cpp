@@ -18,8 +18,8 @@
 #include "lora/lora_network.h"
 #include "lora_fixtures.h"
 #include "temp_dir.h"
-#include "train/lora_saving.h"
-#include "train/train_config.h"
+#include "train/loop/lora_saving.h"
+#include "train/config/train_config.h"
 
 namespace lathe {
 namespace {

@@ -2,7 +2,7 @@
 // files read; a complete checkpoint damaged afterwards (tensor file cut short, state.json
 // garbled, DONE from another save) is named with the reason and skipped, and can be set aside
 // without losing it.
-#include "train/checkpoint_state.h"
+#include "train/loop/checkpoint_state.h"
 
 #include <gtest/gtest.h>
 

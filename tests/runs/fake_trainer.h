@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 #include "runs/worker_trainer.h"
-#include "train/checkpoint_state.h"
+#include "train/loop/checkpoint_state.h"
 
 namespace lathe::test {
 

@@ -1,7 +1,7 @@
 // The run-time device layer: what `training.device` resolves to, seeded generators, backend
 // switches, memory counters and host-to-device copies. The CUDA tests skip with a message on a
 // machine without a GPU (CI); on a GPU machine they check the same promises on the device.
-#include "train/compute_device.h"
+#include "train/model/compute_device.h"
 
 #include <ATen/Context.h>
 #include <ATen/detail/CUDAHooksInterface.h>

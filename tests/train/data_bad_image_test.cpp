@@ -9,8 +9,8 @@
 #include "common/error.h"
 #include "data_fixtures.h"
 #include "io/atomic_file.h"
-#include "train/bad_images.h"
-#include "train/train_config.h"
+#include "train/data/bad_images.h"
+#include "train/config/train_config.h"
 #include "trainer_fixtures.h"
 
 namespace lathe {

@@ -7,8 +7,8 @@
 #include <set>
 #include <vector>
 
-#include "train/caption_processing.h"
-#include "train/train_config.h"
+#include "train/data/caption_processing.h"
+#include "train/config/train_config.h"
 
 namespace lathe {
 namespace {

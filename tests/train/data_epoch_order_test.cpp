@@ -6,7 +6,7 @@
 #include <map>
 
 #include "data_fixtures.h"
-#include "train/epoch_order.h"
+#include "train/data/epoch_order.h"
 
 namespace lathe {
 namespace {

@@ -5,8 +5,8 @@
 #include <torch/torch.h>
 
 #include "data_fixtures.h"
-#include "train/latent_cache.h"
-#include "train/train_config.h"
+#include "train/data/latent_cache.h"
+#include "train/config/train_config.h"
 
 namespace lathe {
 namespace {

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "train/text_encoder_cache.h"
-#include "train/train_config.h"
+#include "train/data/text_encoder_cache.h"
+#include "train/config/train_config.h"
 
 namespace lathe {
 namespace {

@@ -12,8 +12,8 @@
 #include "data_fixtures.h"
 #include "dataset/image_fixtures.h"
 #include "dataset/image_header.h"
-#include "train/train_config.h"
-#include "train/training_image.h"
+#include "train/config/train_config.h"
+#include "train/data/training_image.h"
 
 namespace lathe {
 namespace {

@@ -9,8 +9,8 @@
 
 #include "common/error.h"
 #include "data_fixtures.h"
-#include "train/train_config.h"
-#include "train/training_set.h"
+#include "train/config/train_config.h"
+#include "train/data/training_set.h"
 
 namespace lathe {
 namespace {

@@ -1,5 +1,5 @@
 // Gradient clipping by global norm and the accumulation counter, by hand.
-#include "train/gradients.h"
+#include "train/optim/gradients.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

@@ -5,9 +5,9 @@
 
 #include <fstream>
 
-#include "train/base_model.h"
-#include "train/lora_saving.h"
-#include "train/training_set.h"
+#include "train/model/base_model.h"
+#include "train/loop/lora_saving.h"
+#include "train/data/training_set.h"
 #include "trainer_fixtures.h"
 
 namespace lathe {

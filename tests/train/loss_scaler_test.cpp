@@ -1,6 +1,6 @@
 // Dynamic loss scaling: disabled it changes nothing; enabled it scales the loss, unscales the
 // gradients, finds an overflow, backs off and grows as GradScaler does.
-#include "train/loss_scaler.h"
+#include "train/optim/loss_scaler.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

@@ -1,7 +1,7 @@
 // Loss functions against values worked out by hand: MSE, kohya's pseudo-Huber and smooth-L1 at
 // known points, the Huber threshold schedules, min-SNR-gamma weights for both targets, and the
 // full weighted batch loss.
-#include "train/losses.h"
+#include "diffusion/losses.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

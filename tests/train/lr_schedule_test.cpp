@@ -1,6 +1,6 @@
 // LR schedules at the end of warmup, half-way and the end, computed by hand from the
 // transformers formulas.
-#include "train/lr_schedule.h"
+#include "train/optim/lr_schedule.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // NoiseSchedule against values computed by hand in double precision: the scaled-linear betas at
 // both ends, alphas_cumprod, SNR, the v-prediction identity and its inverse, the zero-terminal
 // rescale, and timestep sampling.
-#include "train/noise_schedule.h"
+#include "diffusion/noise_schedule.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>

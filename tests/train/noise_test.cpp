@@ -1,6 +1,6 @@
 // Training-noise variations, each rebuilt from an identically seeded generator with the
 // explicit kohya formula: offset noise, pyramid noise, input perturbation, and determinism.
-#include "train/noise.h"
+#include "diffusion/noise.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>

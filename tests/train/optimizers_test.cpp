@@ -2,7 +2,7 @@
 // momentum), against torch::optim where libtorch has the same optimizer (bit-exact), Prodigy
 // against an independent scalar transcription of prodigyopt's step, Prodigy's d growing on a
 // quadratic, and a bit-exact state save/load round trip for every optimizer.
-#include "train/optimizers.h"
+#include "train/optim/optimizers.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

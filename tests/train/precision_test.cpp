@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "lora/lora_network.h"
 #include "models/vae.h"
-#include "train/precision.h"
+#include "train/model/precision.h"
 
 namespace lathe {
 namespace {

@@ -1,7 +1,7 @@
 // TrainConfig parsing: defaults, every section, errors that name file:line and key,
 // did-you-mean for unknown sections and keys, cross-checks, --set overrides and their errors,
 // the rendered profile's round trip, and the presets in profiles/.
-#include "train/train_config.h"
+#include "train/config/train_config.h"
 
 #include <gtest/gtest.h>
 

@@ -11,9 +11,9 @@
 #include "models/ldm_checkpoint.h"
 #include "models/tiny_unet_configs.h"
 #include "test_paths.h"
-#include "train/base_model.h"
-#include "train/text_conditioning.h"
-#include "train/word_hash_tokenizer.h"
+#include "train/model/base_model.h"
+#include "train/model/text_conditioning.h"
+#include "train/model/word_hash_tokenizer.h"
 #include "trainer_fixtures.h"
 
 namespace lathe {

@@ -18,8 +18,8 @@
 #include "io/safetensors.h"
 #include "models/tensor_io.h"
 #include "temp_dir.h"
-#include "train/train_config.h"
-#include "train/trainer.h"
+#include "train/config/train_config.h"
+#include "train/loop/trainer.h"
 
 namespace lathe::test {
 

@@ -3,11 +3,11 @@
 // DONE), validation is deterministic, and a NaN loss stops the run with a clear error.
 #include <gtest/gtest.h>
 
-#include "train/base_model.h"
-#include "train/latent_cache.h"
-#include "train/text_encoder_cache.h"
-#include "train/training_set.h"
-#include "train/validation.h"
+#include "train/model/base_model.h"
+#include "train/data/latent_cache.h"
+#include "train/data/text_encoder_cache.h"
+#include "train/data/training_set.h"
+#include "train/loop/validation.h"
 #include "trainer_fixtures.h"
 
 namespace lathe {
