@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/interrupted.h"
 #include "diffusion/noise.h"
+#include "sample/tiled_decode.h"
 #include "train/model/base_model.h"
 #include "train/model/compute_device.h"
 #include "train/model/precision.h"
@@ -162,8 +163,8 @@ torch::Tensor decode_image(BaseModel& model, const torch::Tensor& latents, const
   torch::Tensor z = latents.to(options.device, torch::kFloat32) / model.vae->config().scaling_factor;
   // The VAE decodes in its weights' dtype (VAEImpl::decode casts), without autocast: the SDXL VAE
   // overflows in fp16 activations, and decode is a small share of the time.
-  // Tiled decode (RenderOptions::tiled_decode, bounded memory at 1024 px) replaces this call.
-  torch::Tensor pixels = model.vae->decode(z).to(torch::kFloat32);  // [1, 3, H, W] in [-1, 1]
+  // Tiled when asked (RenderOptions::tiled_decode) or when a CUDA card's free memory is short.
+  torch::Tensor pixels = decode_latents(*model.vae, z, options.tiled_decode).to(torch::kFloat32);  // [1, 3, H, W] in [-1, 1]
   // diffusers: (x / 2 + 0.5).clamp(0, 1), then (x * 255).round() to uint8.
   torch::Tensor image = (pixels[0] / 2 + 0.5).clamp(0, 1).mul(255).round().to(torch::kUInt8);
   return image.permute({1, 2, 0}).contiguous().to(torch::kCPU);
