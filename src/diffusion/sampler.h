@@ -37,13 +37,19 @@ struct SamplerConfig {
   int64_t steps_offset = 1;  // diffusers' "leading" spacing: t_i = i * (T / steps) + offset
 };
 
-// The inference schedule of one sampler run, as diffusers' set_timesteps leaves it.
+// The inference schedule of one sampler run, as diffusers' set_timesteps leaves it. CPU tensors.
 struct InferenceSchedule {
-  torch::Tensor timesteps;   // [steps] int64, descending
-  torch::Tensor sigmas;      // [steps + 1] float32 ending in 0 (Euler, Euler a, DPM++); else undefined
+  // [steps] descending: what the UNet gets. int64, except Euler and Euler a, whose timesteps
+  // diffusers keeps as float32 (integral values).
+  torch::Tensor timesteps;
+  // [steps + 1] float32 ending in 0 (Euler, Euler a, DPM++; with Karras the solver's unrounded
+  // sigmas); undefined for DDIM and DDPM, which step in alphas_cumprod.
+  torch::Tensor sigmas;
   double init_noise_sigma = 1.0;  // the initial noise is scaled by this
 };
 
+// Throws lathe::Error when `steps` is below 1 or leaves the training schedule (the last
+// timestep plus steps_offset must stay below num_timesteps).
 InferenceSchedule inference_schedule(const NoiseSchedule& schedule, const SamplerConfig& config);
 
 // The model output (noise or v, after classifier-free guidance) for the sampler's input x_in at
@@ -59,12 +65,17 @@ class StepNoise {
   virtual torch::Tensor next(const torch::Tensor& like) = 0;  // shape, dtype, device of `like`
 };
 
-// Called after every step with the step index (0-based), the step count and the latents.
+// Called after every step with the step index (0-based), the step count and the latents after
+// that step.
 // Returning false stops the loop early (Ctrl-C); sample() then returns the latents so far.
 using StepCallback = std::function<bool(int64_t step, int64_t steps, const torch::Tensor& latents)>;
 
 // Runs the sampler from `noise` (unit-variance, scaled by init_noise_sigma inside) and returns
-// the final latents (still scaled by the VAE's scaling factor).
+// the final latents (still scaled by the VAE's scaling factor), float32 on noise's device. The
+// sampler's state is float32 whatever the denoiser computes in (its output is cast), as
+// diffusers' sigma schedulers cast the sample to float32 inside step(). No autograd graph is
+// recorded. Throws lathe::Error for a bad config (inference_schedule) or a denoiser output whose
+// shape is not the latents'.
 torch::Tensor sample(const NoiseSchedule& schedule, const SamplerConfig& config,
                      const torch::Tensor& noise, const Denoiser& denoiser, StepNoise& step_noise,
                      const StepCallback& on_step = {});
