@@ -15,12 +15,21 @@ namespace lathe {
 // Called with the module's input and the base module's output; returns the adapted output.
 using ModuleAdapterFn = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& base_out)>;
 
-// Attaches `fn` to `target` (identified by address); throws lathe::Error when one is attached.
-void attach_adapter(const torch::nn::Module& target, ModuleAdapterFn fn);
-void detach_adapter(const torch::nn::Module& target);  // no-op when none is attached
+// Attaches `fn` to `target` (identified by address) on behalf of `owner` (the network that
+// adapts it). Several owners may adapt one module: their adapters run in the order they were
+// attached, each given the previous one's output as base_out, so LoRA deltas add up (`lathe
+// sample --lora a --lora b`). Throws lathe::Error when `owner` already adapts `target`.
+void attach_adapter(const torch::nn::Module& target, const void* owner, ModuleAdapterFn fn);
+// Removes `owner`'s adapter from `target`; no-op when it has none there.
+void detach_adapter(const torch::nn::Module& target, const void* owner);
 bool has_adapter(const torch::nn::Module& target);
+// The single-owner form (the module is its own owner): one such adapter per module.
+inline void attach_adapter(const torch::nn::Module& target, ModuleAdapterFn fn) {
+  attach_adapter(target, &target, std::move(fn));
+}
+inline void detach_adapter(const torch::nn::Module& target) { detach_adapter(target, &target); }
 
-// base_out, or the attached adapter's result.
+// base_out, or the attached adapters' result.
 torch::Tensor apply_adapter(const torch::nn::Module& target, const torch::Tensor& x,
                             const torch::Tensor& base_out);
 
