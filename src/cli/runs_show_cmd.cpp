@@ -3,6 +3,8 @@
 // the LoRA files saved so far and the best epochs.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -115,9 +117,12 @@ int run_runs_show(const Args& args) {
                                                 : "");
   if (s.started_at > 0) {
     double end = s.finished_at > 0 ? s.finished_at : s.updated_at;
-    std::cout << fmt::format("  started     {} UTC ({} ago: {} of training)\n",
+    // Sampling ([sample]) is counted apart: training time is the wall time less it.
+    const double sampling = std::min(s.sampling_seconds, end - s.started_at);
+    std::cout << fmt::format("  started     {} UTC ({} ago: {} of training{})\n",
                              format_utc(s.started_at), format_duration(unix_now() - s.started_at),
-                             format_duration(end - s.started_at));
+                             format_duration(end - s.started_at - sampling),
+                             sampling > 0 ? fmt::format(", {} of sampling", format_duration(sampling)) : "");
   }
   if (s.finished_at > 0)
     std::cout << fmt::format("  finished    {} UTC\n", format_utc(s.finished_at));

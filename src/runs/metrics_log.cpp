@@ -53,6 +53,13 @@ void MetricsLog::append(const ValidationMetric& m) const {
                   .dump());
 }
 
+void MetricsLog::append(const SampleMetric& m) const {
+  append_line(json{{"type", "sample"}, {"step", m.step}, {"epoch", m.epoch}, {"prompt_index", m.prompt_index},
+                   {"seed", m.seed}, {"prompt", m.prompt}, {"file", m.file}, {"seconds", m.seconds},
+                   {"time", m.time}}
+                  .dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
 namespace {
 
 void add_record(const json& j, RunMetrics& out) {
@@ -75,6 +82,10 @@ void add_record(const json& j, RunMetrics& out) {
       for (auto& [k, val] : j["per_concept"].items())
         if (val.is_number()) v.per_concept[k] = val.get<double>();
     out.validations.push_back(v);
+  } else if (type == "sample") {
+    out.samples.push_back({j.value("step", std::int64_t{0}), j.value("epoch", 0), j.value("prompt_index", 0),
+                           j.value("seed", std::uint64_t{0}), j.value("prompt", ""), j.value("file", ""),
+                           j.value("seconds", 0.0), j.value("time", 0.0)});
   }
 }
 

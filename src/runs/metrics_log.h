@@ -1,6 +1,7 @@
 // metrics.jsonl: one JSON object per line, appended as the run goes: "step" records (loss,
-// smoothed loss, lr, it/s), "epoch" records (epoch loss, saved file) and "validation" records
-// (overall and per-concept loss). A line torn by a crash is skipped by the reader. On resume the
+// smoothed loss, lr, it/s), "epoch" records (epoch loss, saved file), "validation" records
+// (overall and per-concept loss) and "sample" records (one per sample image: its file, prompt,
+// seed and the seconds it took, which are not training time). A line torn by a crash is skipped by the reader. On resume the
 // log is cut back to the checkpoint's step so a resumed run's log equals an uninterrupted one's.
 #pragma once
 
@@ -42,10 +43,22 @@ struct ValidationMetric {
   double time = 0;
 };
 
+struct SampleMetric {
+  std::int64_t step = 0;
+  int epoch = 0;          // finished epochs when it was rendered
+  int prompt_index = 0;
+  std::uint64_t seed = 0;
+  std::string prompt;
+  std::string file;       // relative to the run dir: samples/<name>.png
+  double seconds = 0;     // rendering time (not counted as training time)
+  double time = 0;
+};
+
 struct RunMetrics {
   std::vector<StepMetric> steps;
   std::vector<EpochMetric> epochs;
   std::vector<ValidationMetric> validations;
+  std::vector<SampleMetric> samples;
 };
 
 class MetricsLog {
@@ -54,6 +67,7 @@ class MetricsLog {
   void append(const StepMetric& m) const;
   void append(const EpochMetric& m) const;
   void append(const ValidationMetric& m) const;
+  void append(const SampleMetric& m) const;
   const std::filesystem::path& path() const { return file_; }
 
  private:

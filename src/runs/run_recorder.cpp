@@ -7,6 +7,9 @@
 #include <cmath>
 #include <numeric>
 
+#include "io/atomic_file.h"
+#include "runs/sample_files.h"
+
 namespace lathe {
 namespace {
 
@@ -50,6 +53,8 @@ void RunRecorder::restart_at(std::int64_t step) {
   for (const auto& entry : std::filesystem::directory_iterator(run_.dir, ec))
     if (entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
       truncate_events_after(entry.path(), step);
+  for (const SampleFile& sample : list_samples(run_.dir))
+    if (sample.step > step) std::filesystem::remove(sample.path, ec);
   losses_.clear();
   seconds_.clear();
   for (const StepMetric& s : read_metrics(run_.metrics()).steps) {
@@ -98,6 +103,9 @@ void RunRecorder::on_progress(const TrainProgress& p) {
       break;
     case TrainProgress::Kind::Message:
       log_.line(p.message);
+      break;
+    case TrainProgress::Kind::Sample:
+      on_sample(p);
       break;
   }
 }
@@ -186,6 +194,35 @@ void RunRecorder::on_saved(const TrainProgress& p) {
     if (it != p.saved_file.end()) status_.last_checkpoint = it->string();
   }
   log_.line(fmt::format("saved {} (step {})", p.saved_file.generic_string(), p.step));
+  write_status();
+}
+
+void RunRecorder::on_sample(const TrainProgress& p) {
+  if (!p.sample) return;
+  const SampleImage& image = *p.sample;
+  const double now = unix_now();
+  const std::filesystem::path relative =
+      std::filesystem::path("samples") /
+      format_sample_name(p.step, static_cast<int>(image.epochs_done), image.prompt_index, image.seed);
+  std::filesystem::create_directories(run_.samples());
+  write_file_atomic(run_.dir / relative, image.png);
+  SampleMetric m;
+  m.step = p.step;
+  m.epoch = static_cast<int>(image.epochs_done);
+  m.prompt_index = image.prompt_index;
+  m.seed = image.seed;
+  m.prompt = image.prompt;
+  m.file = relative.generic_string();
+  m.seconds = p.seconds;
+  m.time = now;
+  metrics_.append(m);
+  if (!events_) events_ = std::make_unique<TensorBoardWriter>(run_.dir);
+  events_->add_image(fmt::format("samples/prompt{:02}", image.prompt_index), image.png,
+                     static_cast<int>(image.width), static_cast<int>(image.height), p.step, now);
+  status_.sampling_seconds += p.seconds;
+  status_.last_sample = m.file;
+  log_.line(fmt::format("sample {} ({}x{}, seed {}) in {:.1f} s", m.file, image.width, image.height, image.seed,
+                        p.seconds));
   write_status();
 }
 

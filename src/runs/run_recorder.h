@@ -1,6 +1,7 @@
 // Turns the trainer's progress snapshots into the files that watchers read: metrics.jsonl
-// (every step, each epoch end and validation), TensorBoard scalars (the same values, tags in
-// README "TensorBoard tags"), status.json (step, epoch, last loss, last checkpoint; rewritten
+// (every step, each epoch end, validation and sample image), TensorBoard scalars (the same
+// values, tags in README "TensorBoard tags") and images (samples/prompt00, ...), sample PNGs in
+// samples/ (names from sample_files.h), status.json (step, epoch, last loss, last checkpoint; rewritten
 // at most once a second during steps, at once on anything else) and log.txt lines. The
 // smoothed loss is the mean of a trailing window of raw step losses, so a resumed run rebuilds
 // it exactly from the metrics it kept.
@@ -38,7 +39,8 @@ class RunRecorder {
   RunRecorder(RunPaths run, RunStatus& status, const RunLog& log, std::int64_t log_every);
 
   // Before training (fresh or resumed at `step`): cuts metrics.jsonl and the event files back
-  // to `step` and reloads the smoothing window from the kept step records.
+  // to `step`, removes sample images rendered after it (the resumed run renders them again)
+  // and reloads the smoothing window from the kept step records.
   void restart_at(std::int64_t step);
 
   void on_progress(const TrainProgress& p);
@@ -55,6 +57,7 @@ class RunRecorder {
   void on_epoch_end(const TrainProgress& p);
   void on_validation(const TrainProgress& p);
   void on_saved(const TrainProgress& p);
+  void on_sample(const TrainProgress& p);
   void scalar(const std::string& tag, double value, std::int64_t step, double now);
   void track_totals(const TrainProgress& p);
 

@@ -71,6 +71,8 @@ std::string run_status_to_json(const RunStatus& s) {
       {"device", s.device},
       {"peak_gpu_mib", s.peak_gpu_mib},
       {"last_peak_gpu_mib", s.last_peak_gpu_mib},
+      {"sampling_seconds", s.sampling_seconds},
+      {"last_sample", s.last_sample},
   };
   return j.dump(2) + "\n";
 }
@@ -184,6 +186,8 @@ RunStatus run_status_from_json(const std::string& text, const std::string& sourc
   s.device = f.text("device", "");
   s.peak_gpu_mib = f.number("peak_gpu_mib");
   s.last_peak_gpu_mib = f.number("last_peak_gpu_mib");
+  s.sampling_seconds = f.number("sampling_seconds");
+  s.last_sample = f.text("last_sample", "");
   return s;
 }
 

@@ -38,6 +38,10 @@ struct RunStatus {
   std::string device;           // what it trains on: "cpu", "cuda:0"
   double peak_gpu_mib = 0;      // highest per-step GPU memory peak so far (0: CPU or none yet)
   double last_peak_gpu_mib = 0; // the last step's
+  // Samples ([sample]): seconds spent rendering them, which are not training time (a run's
+  // training time is its wall time less this), and the newest image (relative to the run dir).
+  double sampling_seconds = 0;
+  std::string last_sample;
 };
 
 std::string run_status_to_json(const RunStatus& s);

@@ -1,11 +1,14 @@
-// TFRecord + Event protobuf encoding for TensorBoard scalars (see tensorboard_events.h).
-// The protobuf fields used: Event{wall_time=1 (double), step=2 (int64), file_version=3
-// (string), summary=5}; Summary{value=1}; Summary.Value{tag=1 (string), simple_value=2 (float)}.
+// TFRecord + Event protobuf encoding for TensorBoard scalars and images (see
+// tensorboard_events.h). The protobuf fields used: Event{wall_time=1 (double), step=2 (int64),
+// file_version=3 (string), summary=5}; Summary{value=1}; Summary.Value{tag=1 (string),
+// simple_value=2 (float), image=4}; Summary.Image{height=1, width=2, colorspace=3 (int32),
+// encoded_image_string=4 (bytes)}.
 #include "runs/tensorboard_events.h"
 
 #include <unistd.h>
 
 #include <array>
+#include <optional>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -88,21 +91,60 @@ struct Cursor {
   }
 };
 
-void parse_value(std::string_view msg, ScalarEvent& ev) {
+// A Summary.Value: its tag, and its simple_value or image when present.
+struct ParsedValue {
+  std::string tag;
+  std::optional<float> scalar;
+  std::optional<std::string_view> image;  // the Summary.Image message
+};
+
+ParsedValue parse_value(std::string_view msg) {
+  ParsedValue v;
   Cursor c{msg.data(), msg.data() + msg.size()};
   while (c.ok && c.p < c.end) {
     std::uint64_t key = c.varint();
     int field = static_cast<int>(key >> 3), wire = static_cast<int>(key & 7);
-    if (field == 1 && wire == 2) ev.tag = std::string(c.bytes(c.varint()));
-    else if (field == 2 && wire == 5) std::memcpy(&ev.value, c.bytes(4).data(), 4);
+    if (field == 1 && wire == 2) {
+      v.tag = std::string(c.bytes(c.varint()));
+    } else if (field == 2 && wire == 5) {
+      std::string_view b = c.bytes(4);
+      float f = 0;
+      if (c.ok) std::memcpy(&f, b.data(), 4);
+      v.scalar = f;
+    } else if (field == 4 && wire == 2) {
+      v.image = c.bytes(c.varint());
+    } else {
+      c.skip(wire);
+    }
+  }
+  if (!c.ok) return {};
+  return v;
+}
+
+void parse_image(std::string_view msg, ImageEvent& ev) {
+  Cursor c{msg.data(), msg.data() + msg.size()};
+  while (c.ok && c.p < c.end) {
+    std::uint64_t key = c.varint();
+    int field = static_cast<int>(key >> 3), wire = static_cast<int>(key & 7);
+    if (field == 1 && wire == 0) ev.height = static_cast<int>(c.varint());
+    else if (field == 2 && wire == 0) ev.width = static_cast<int>(c.varint());
+    else if (field == 3 && wire == 0) ev.colorspace = static_cast<int>(c.varint());
+    else if (field == 4 && wire == 2) ev.encoded = std::string(c.bytes(c.varint()));
     else c.skip(wire);
   }
 }
 
-void parse_event(std::string_view msg, std::vector<ScalarEvent>& out) {
-  Cursor c{msg.data(), msg.data() + msg.size()};
-  ScalarEvent base;
+// An Event's wall time and step, and the Summary.Value messages it carries.
+struct ParsedEvent {
+  double wall_time = 0;
+  std::int64_t step = 0;
   std::vector<std::string_view> values;
+};
+
+ParsedEvent parse_event(std::string_view msg) {
+  Cursor c{msg.data(), msg.data() + msg.size()};
+  ParsedEvent base;
+  std::vector<std::string_view>& values = base.values;
   while (c.ok && c.p < c.end) {
     std::uint64_t key = c.varint();
     int field = static_cast<int>(key >> 3), wire = static_cast<int>(key & 7);
@@ -125,11 +167,7 @@ void parse_event(std::string_view msg, std::vector<ScalarEvent>& out) {
       c.skip(wire);
     }
   }
-  for (auto v : values) {
-    ScalarEvent ev = base;
-    parse_value(v, ev);
-    out.push_back(ev);
-  }
+  return base;
 }
 
 }  // namespace
@@ -175,6 +213,26 @@ void TensorBoardWriter::write_record(std::string_view payload) {
   if (std::fwrite(rec.data(), 1, rec.size(), file_) != rec.size() || std::fflush(file_) != 0)
     throw Error(fmt::format("cannot write TensorBoard event file {}: {}", path_.string(),
                             std::strerror(errno)));
+}
+
+void TensorBoardWriter::add_image(const std::string& tag, std::string_view png, int width, int height,
+                                  std::int64_t step, double wall_time) {
+  std::string image;
+  image.push_back(0x08);  // field 1 (height), varint
+  put_varint(image, static_cast<std::uint64_t>(height));
+  image.push_back(0x10);  // field 2 (width), varint
+  put_varint(image, static_cast<std::uint64_t>(width));
+  image.push_back(0x18);  // field 3 (colorspace), varint
+  put_varint(image, 3);   // RGB
+  put_length_delimited(image, 4, png);
+  std::string value_msg;
+  put_length_delimited(value_msg, 1, tag);
+  put_length_delimited(value_msg, 4, image);
+  std::string summary;
+  put_length_delimited(summary, 1, value_msg);
+  std::string event = event_header(wall_time, step);
+  put_length_delimited(event, 5, summary);
+  write_record(event);
 }
 
 void TensorBoardWriter::add_scalar(const std::string& tag, float value, std::int64_t step,
@@ -227,11 +285,14 @@ void truncate_events_after(const std::filesystem::path& path, std::int64_t step)
   write_file_atomic(path, kept);
 }
 
-std::vector<ScalarEvent> read_scalar_events(const std::filesystem::path& path) {
+namespace {
+
+// Calls `on_event` with the payload of every complete, CRC-valid record, in file order.
+template <typename F>
+void for_each_record(const std::filesystem::path& path, F&& on_event) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw Error(fmt::format("cannot read event file {}: {}", path.string(),
                                   std::strerror(errno)));
-  std::vector<ScalarEvent> out;
   while (true) {
     char head[12];
     if (std::fread(head, 1, 12, f) != 12) break;
@@ -244,9 +305,38 @@ std::vector<ScalarEvent> read_scalar_events(const std::filesystem::path& path) {
     std::uint32_t data_crc;
     if (std::fread(payload.data(), 1, len, f) != len || std::fread(&data_crc, 1, 4, f) != 4) break;
     if (data_crc != masked_crc32c(payload)) break;
-    parse_event(payload, out);
+    on_event(parse_event(payload));
   }
   std::fclose(f);
+}
+
+}  // namespace
+
+std::vector<ScalarEvent> read_scalar_events(const std::filesystem::path& path) {
+  std::vector<ScalarEvent> out;
+  for_each_record(path, [&](const ParsedEvent& e) {
+    for (std::string_view msg : e.values) {
+      ParsedValue v = parse_value(msg);
+      if (v.scalar) out.push_back({e.wall_time, e.step, v.tag, *v.scalar});
+    }
+  });
+  return out;
+}
+
+std::vector<ImageEvent> read_image_events(const std::filesystem::path& path) {
+  std::vector<ImageEvent> out;
+  for_each_record(path, [&](const ParsedEvent& e) {
+    for (std::string_view msg : e.values) {
+      ParsedValue v = parse_value(msg);
+      if (!v.image) continue;
+      ImageEvent ev;
+      ev.wall_time = e.wall_time;
+      ev.step = e.step;
+      ev.tag = v.tag;
+      parse_image(*v.image, ev);
+      out.push_back(std::move(ev));
+    }
+  });
   return out;
 }
 

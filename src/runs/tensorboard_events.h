@@ -1,6 +1,6 @@
 // TensorBoard event files (events.out.tfevents.*): TFRecord framing (length, masked CRC32C of
 // the length, payload, masked CRC32C of the payload) around hand-encoded `Event` protobufs
-// carrying scalar summaries. Append-only: each record is flushed as written; a record torn by a
+// carrying scalar and image summaries. Append-only: each record is flushed as written; a record torn by a
 // crash fails its CRC and readers (TensorBoard included) stop there, so earlier data is safe.
 #pragma once
 
@@ -23,6 +23,18 @@ struct ScalarEvent {
   float value = 0;
 };
 
+// A Summary.Value.image: an encoded image (PNG) with its size, as tf.summary.image writes it;
+// TensorBoard's Images tab shows one slider over the steps of each tag.
+struct ImageEvent {
+  double wall_time = 0;
+  std::int64_t step = 0;
+  std::string tag;
+  int height = 0;
+  int width = 0;
+  int colorspace = 3;   // 1 grey, 3 RGB, 4 RGBA
+  std::string encoded;  // the PNG file's bytes
+};
+
 class TensorBoardWriter {
  public:
   // Creates `dir/events.out.tfevents.<unix time>.<host>` (or appends to it if it exists) and
@@ -33,6 +45,9 @@ class TensorBoardWriter {
   TensorBoardWriter& operator=(const TensorBoardWriter&) = delete;
 
   void add_scalar(const std::string& tag, float value, std::int64_t step, double wall_time);
+  // `png`: a whole PNG file of an RGB image of `width` x `height`.
+  void add_image(const std::string& tag, std::string_view png, int width, int height, std::int64_t step,
+                 double wall_time);
   const std::filesystem::path& path() const { return path_; }
 
  private:
@@ -49,5 +64,8 @@ void truncate_events_after(const std::filesystem::path& path, std::int64_t step)
 // Reads every complete, CRC-valid scalar event of an event file (stops at a torn record).
 // Throws lathe::Error when the file cannot be opened.
 std::vector<ScalarEvent> read_scalar_events(const std::filesystem::path& path);
+
+// The same for image summaries.
+std::vector<ImageEvent> read_image_events(const std::filesystem::path& path);
 
 }  // namespace lathe

@@ -22,6 +22,7 @@
 #include "train/optim/lr_schedule.h"
 #include "diffusion/noise.h"
 #include "diffusion/noise_schedule.h"
+#include "diffusion/sampler.h"
 #include "train/optim/optimizers.h"
 
 namespace lathe {
@@ -156,6 +157,29 @@ struct SavingConfig {
   int64_t log_every_n_steps = 10;
 };
 
+// [sample]: images rendered with the LoRA while it trains, written to samples/ in the run
+// folder. Rendering never changes what is trained, so [sample] is left out of the checkpoint
+// identity (render_profile_identity): samples can be turned on, off or changed for a resume.
+struct SampleConfig {
+  // Prompt lines in kohya's sample-prompt format ("a cat --n blurry --w 512 --d 7"), from the
+  // inline `prompts` list or read from `prompts_file` when the profile is parsed (the frozen
+  // profile keeps the lines, so a run's samples do not change when the file does). A line with
+  // "{activation}" stands for one prompt per concept with an activation tag.
+  std::vector<std::string> prompts;
+  std::optional<std::filesystem::path> prompts_file;  // where `prompts` came from; absolute
+  int64_t every_n_steps = 0;   // 0 = not by step
+  int64_t every_n_epochs = 0;  // 0 = not by epoch (1 when neither key is given)
+  bool at_start = false;       // also before the first step (the base model with the fresh LoRA)
+  SamplerKind sampler = SamplerKind::EulerAncestral;
+  int64_t steps = 20;
+  double cfg = 7.0;
+  std::optional<int> width, height;  // nullopt: the training resolution
+  uint64_t seed = 42;                // prompt i is rendered with seed + i (unless it sets --d)
+  std::string negative_prompt;
+
+  bool enabled() const { return !prompts.empty(); }
+};
+
 // [output]
 struct OutputConfig {
   // Where runs/<run-id>/ go. Relative to the current directory (like kohya's --output_dir),
@@ -178,6 +202,7 @@ struct TrainConfig {
   TrainingConfig training;
   ValidationConfig validation;
   SavingConfig saving;
+  SampleConfig sample;
   OutputConfig output;
 };
 
@@ -231,8 +256,8 @@ void check_total_steps(const TrainConfig& config, int64_t total_steps);
 std::string render_profile_toml(const TrainConfig& config);
 
 // What a run's checkpoints are matched against on resume: every key that decides what is
-// trained, without the header comment and [output] dir, so the text is the same wherever the
-// run folder lives (a moved or copied run resumes).
+// trained, without the header comment, [output] dir and [sample], so the text is the same
+// wherever the run folder lives (a moved or copied run resumes) and whatever is sampled.
 std::string render_profile_identity(const TrainConfig& config);
 
 // One effective value for display: section ("model", "concepts[1]"), key, its value as TOML

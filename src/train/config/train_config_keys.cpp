@@ -52,6 +52,9 @@ const std::map<std::string_view, Keys>& schema() {
       {"saving",
        {"every_n_epochs", "every_n_steps", "keep_last", "precision", "name",
         "log_every_n_steps"}},
+      {"sample",
+       {"prompts", "prompts_file", "every_n_steps", "every_n_epochs", "at_start", "sampler",
+        "steps", "cfg", "width", "height", "seed", "negative_prompt"}},
       {"output", {"dir"}},
   };
   return s;
@@ -62,7 +65,7 @@ const std::map<std::string_view, Keys>& schema() {
 const std::vector<std::string_view>& profile_sections() {
   static const Keys sections = {"model",    "dataset",  "concepts",   "network",
                                 "optimizer", "schedule", "noise",      "training",
-                                "validation", "saving",  "output"};
+                                "validation", "saving",  "sample",     "output"};
   return sections;
 }
 

@@ -10,7 +10,7 @@
 namespace lathe {
 
 // "model", "dataset", "concepts", "network", "optimizer", "schedule", "noise", "training",
-// "validation", "saving", "output".
+// "validation", "saving", "sample", "output".
 const std::vector<std::string_view>& profile_sections();
 
 // The keys of `section` ("concepts" gives those of one [[concepts]] entry); empty when the

@@ -12,6 +12,7 @@
 #include "io/profile.h"
 #include "train/config/train_config.h"
 #include "train/config/train_config_keys.h"
+#include "train/config/train_config_sample.h"
 
 namespace lathe {
 namespace {
@@ -691,6 +692,7 @@ ProfileCheck check_train_profile(Profile profile, const std::vector<std::string>
   });
   guarded(out, [&] { c.saving = read_saving(table("saving") ? &*table("saving") : nullptr, profile); });
   guarded(out, [&] { c.output = read_output(table("output") ? &*table("output") : nullptr); });
+  guarded(out, [&] { if (table("sample")) c.sample = read_sample(*table("sample")); });
   record_sources(s, out);
   if (!out.errors.empty()) return out;
 

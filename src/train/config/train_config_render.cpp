@@ -8,6 +8,7 @@
 
 #include "train/config/train_config.h"
 #include "train/config/train_config_keys.h"
+#include "train/config/train_config_sample.h"
 
 namespace lathe {
 namespace {
@@ -239,6 +240,8 @@ std::vector<ConfigEntry> config_entries(const TrainConfig& c) {
   add_training(e, c.training);
   add_validation(e, c.validation);
   add_saving(e, c.saving, c.output);
+  e.section("sample");
+  for (const auto& [key, toml] : sample_entries(c.sample)) e.add(key, toml);  // only when sampling
   return out;
 }
 
@@ -269,10 +272,11 @@ std::string render_profile_toml(const TrainConfig& c) {
 
 std::string render_profile_identity(const TrainConfig& c) {
   // The header names the file the config was read from (the run's own profile.toml when a
-  // worker reads it) and [output] dir names where runs go: neither changes what is trained.
+  // worker reads it), [output] dir names where runs go and [sample] what is rendered on the
+  // side (the trainer restores every state sampling touches): none changes what is trained.
   std::vector<ConfigEntry> entries = config_entries(c);
   entries.erase(std::remove_if(entries.begin(), entries.end(),
-                               [](const ConfigEntry& e) { return e.section == "output"; }),
+                               [](const ConfigEntry& e) { return e.section == "output" || e.section == "sample"; }),
                 entries.end());
   return render_entries(entries);
 }

@@ -1,8 +1,8 @@
 // The training loop (trainer.h). The Trainer's State is split by lifetime: the user's choices
 // (TrainConfig, const), the data (TrainingSet, latent store), the model (the frozen base and the
 // LoRA network on it) and the session (optimizer, schedules, position). run() reads top to
-// bottom like llm.c's main: for each optimizer step, validate when due, build the batches,
-// forward, backward, update, schedule, report, save when due, and ask the run layer what next.
+// bottom like llm.c's main: for each optimizer step, build the batches, forward, backward,
+// update, schedule, report, validate, sample and save when due, and ask the run layer what next.
 // Details live in named helpers: training_batch (data), train_step (one micro-batch's loss),
 // validation, lora_saving (epoch files) and checkpoint_state (resumable state).
 #include "train/loop/trainer.h"
@@ -23,6 +23,8 @@
 #include "train/optim/loss_scaler.h"
 #include "train/data/latent_cache.h"
 #include "train/loop/lora_saving.h"
+#include "train/loop/sampling_state_guard.h"
+#include "train/loop/training_samples.h"
 #include "train/optim/lr_schedule.h"
 #include "train/optim/optimizers.h"
 #include "train/model/precision.h"
@@ -105,6 +107,10 @@ struct Trainer::State {
   std::optional<fs::path> last_checkpoint;  // relative to run_dir
   std::int64_t last_checkpoint_step = 0;
   fs::path final_file;
+  // Samples ([sample]): the expanded prompts (empty when sampling is off) and the base model's
+  // name and hash for the images' parameters.
+  std::vector<PlannedSample> samples;
+  ModelIdentity sample_model;
 
   State(const TrainConfig& c, fs::path dir, TrainCallbacks cb)
       : config(with_resolved_precision(c, resolve_device(c.training.device))), run_dir(std::move(dir)),
@@ -207,6 +213,29 @@ struct Trainer::State {
                         "images; {} steps over {} epochs",
                         set.train.size(), batches_per_epoch, steps_per_epoch, set.validation.size(),
                         total_steps, total_epochs));
+    if (config.sample.enabled()) plan_sampling();
+  }
+
+  // The [sample] prompts for this dataset's activation tags; a bad prompt stops the run here,
+  // before the first step, rather than at the first sampling point.
+  void plan_sampling() {
+    samples = plan_samples(config.sample, concept_activation_tags(set.dataset), config.training.width,
+                           config.training.height, config.model.clip_skip);
+    // As A1111 names the model: a file's stem, a diffusers folder's name; tiny-random as is.
+    std::error_code ec;
+    const fs::path model_path(config.model.path);
+    sample_model.name = !model.tiny_random.empty()            ? config.model.path
+                        : fs::is_directory(model_path, ec) ? model_path.filename().string()
+                                                           : model_path.stem().string();
+    sample_model.hash = info.new_sd_model_hash.substr(0, 10);  // A1111's short hash: SHA-256's first 10
+    const SampleConfig& s = config.sample;
+    std::string when;
+    if (s.at_start) when += "at the start, ";
+    if (s.every_n_steps > 0) when += fmt::format("every {} steps, ", s.every_n_steps);
+    if (s.every_n_epochs > 0) when += fmt::format("every {} epochs, ", s.every_n_epochs);
+    message(fmt::format("samples: {} images {}{} {} steps, CFG {}, to samples/ (sampling time is not "
+                        "training time)",
+                        samples.size(), when, to_string(s.sampler), s.steps, s.cfg));
   }
 
   // --- one optimizer step ---
@@ -340,6 +369,62 @@ struct Trainer::State {
     emit(p);
   }
 
+  // --- samples ---
+  std::vector<std::shared_ptr<torch::nn::Module>> sampling_modules() const {
+    std::vector<std::shared_ptr<torch::nn::Module>> modules = {model.unet.ptr(), model.vae.ptr(), network.ptr()};
+    for (const auto& te : model.text_encoders) modules.push_back(te.ptr());
+    return modules;
+  }
+
+  torch::Dtype sampling_dtype() const {
+    switch (config.training.mixed_precision) {
+      case MixedPrecision::BF16: return torch::kBFloat16;
+      case MixedPrecision::FP16: return torch::kHalf;
+      default: return torch::kFloat32;
+    }
+  }
+
+  // Renders every [sample] prompt with the LoRA as trained so far and hands each PNG to the run
+  // layer. Whatever training reads is restored afterwards (SamplingStateGuard; the LoRA's
+  // dropouts are off while rendering). A failed image is logged and training goes on: samples
+  // are for looking at, never a reason to lose a run.
+  void render_samples(std::int64_t epochs_done) {
+    const auto round_start = std::chrono::steady_clock::now();
+    int rendered = 0;
+    {
+      SamplingStateGuard guard(sampling_modules(), device);
+      network->eval();
+      RenderOptions options;
+      options.device = device;
+      options.dtype = sampling_dtype();
+      const SampleProvenance provenance{sample_model, name, pos.step};
+      for (const PlannedSample& planned : samples) {
+        const auto t0 = std::chrono::steady_clock::now();
+        TrainProgress p = snapshot(TrainProgress::Kind::Sample);
+        SampleImage image{planned.index, planned.request.seed, planned.line, planned.request.width,
+                          planned.request.height, epochs_done, {}};
+        try {
+          image.png = render_sample_png(model, planned, options, provenance);
+        } catch (const std::exception& e) {  // lathe::Error, c10::Error (out of memory included)
+          release_cached_memory(device);
+          message(fmt::format("sample {} at step {} was not rendered: {}; training goes on", planned.index,
+                              pos.step, first_line(e.what())));
+          continue;
+        }
+        p.seconds = seconds_since(t0);
+        p.sample = std::move(image);
+        emit(p);
+        ++rendered;
+      }
+    }
+    message(fmt::format("samples at step {}: {} of {} images in {:.1f} s (not counted as training time)", pos.step,
+                        rendered, samples.size(), seconds_since(round_start)));
+  }
+
+  void render_samples_if_due(bool epoch_end) {
+    if (!samples.empty() && samples_due(config.sample, pos.step, epoch_end, pos.epoch)) render_samples(pos.epoch);
+  }
+
   fs::path save_lora(const fs::path& relative, std::int64_t epoch) {
     LoRATrainingInfo file_info = info;
     file_info.epoch = epoch;
@@ -392,6 +477,9 @@ struct Trainer::State {
     pos.batch = 0;
     pos.epoch_loss_sum = 0;
     pos.epoch_loss_steps = 0;
+    // Before the checkpoint of this step: a run killed after it resumes past these samples,
+    // one killed before it renders them again.
+    render_samples_if_due(/*epoch_end=*/true);
     checkpoint();
     emit(end);
   }
@@ -437,6 +525,7 @@ TrainResult Trainer::run() {
   started.device = s.device.str();
   s.emit(started);
   if (s.pos.step == 0 && s.config.validation.enabled()) s.validate();  // the base model's loss
+  if (s.pos.step == 0 && !s.samples.empty() && s.config.sample.at_start) s.render_samples(0);
 
   TrainResult result;
   while (s.pos.step < s.total_steps) {
@@ -466,6 +555,7 @@ TrainResult Trainer::run() {
     } else {
       const std::int64_t every = s.config.validation.every_n_steps;
       if (s.config.validation.enabled() && every > 0 && s.pos.step % every == 0) s.validate();
+      s.render_samples_if_due(/*epoch_end=*/false);
       s.after_step_saves();  // step file, checkpoint when due
     }
 

@@ -4,6 +4,9 @@
 // epoch, batch index). It reports through callbacks carrying plain snapshots and never writes
 // status or metrics files itself: that is the run layer's job. It does write the files that
 // are its own results: epoch LoRA files and resumable checkpoints under the run directory.
+// Sample images ([sample]) are rendered between steps and handed on as PNG bytes; the run
+// layer writes them to samples/. Rendering restores everything training reads, so a run with
+// samples ends with the same LoRA as one without.
 //
 // Determinism: everything random in a step is seeded from (seed, step) or (seed, epoch, batch,
 // slot), so a run resumed from a checkpoint produces bit-identical LoRA tensors to one that was
@@ -25,6 +28,16 @@ namespace lathe {
 
 struct TrainConfig;
 
+// One sample image rendered between steps: the run layer writes it to samples/ and records it.
+struct SampleImage {
+  int prompt_index = 0;      // in the run's expanded prompt list
+  std::uint64_t seed = 0;
+  std::string prompt;        // the prompt line ({activation} replaced, inline options kept)
+  std::int64_t width = 0, height = 0;
+  std::int64_t epochs_done = 0;  // finished epochs when it was rendered (0 before the first)
+  std::string png;           // the PNG file's bytes, with its A1111 parameters chunk
+};
+
 // One snapshot the trainer hands to on_progress.
 struct TrainProgress {
   enum class Kind {
@@ -34,6 +47,7 @@ struct TrainProgress {
     Validation,  // validation loss computed (validation_loss / validation_per_concept set)
     Saved,       // an epoch-style LoRA file or a checkpoint was written (saved_file set)
     Message,     // a line for the log (message set)
+    Sample,      // a sample image was rendered ([sample] in the profile; sample set)
   };
   Kind kind = Kind::Message;
   std::int64_t step = 0;            // optimizer steps done so far
@@ -44,7 +58,7 @@ struct TrainProgress {
   std::int64_t batches_per_epoch = 0;
   double loss = 0;                  // this step's training loss (mean over its micro-batches)
   double lr = 0;                    // UNet learning rate after the step
-  double seconds = 0;               // wall seconds of this step
+  double seconds = 0;               // wall seconds of this step (of the image, for Sample)
   bool skipped = false;             // fp16 overflow: the step made no update (loss_scale backed off)
   std::optional<double> loss_scale;  // fp16 dynamic loss scale after the step
   std::optional<std::int64_t> peak_memory_bytes;  // GPU memory peak of the step (CUDA only)
@@ -54,6 +68,7 @@ struct TrainProgress {
   std::map<std::string, double> validation_per_concept;
   std::filesystem::path saved_file;  // relative to the run directory
   std::string message;
+  std::optional<SampleImage> sample;
 };
 
 // What the run layer asks for between optimizer steps.
