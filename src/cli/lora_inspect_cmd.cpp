@@ -1,4 +1,5 @@
-// `lathe lora inspect FILE`: what a kohya-format LoRA file holds: module counts per part, ranks,
+// `lathe lora inspect FILE`: what a kohya-format LoRA file holds: the network type of its modules
+// (LoRA, LoCon, LyCORIS LoHa / LoKr, DoRA), module counts per part, ranks,
 // alphas (and so scales), linear vs conv (LoCon) modules, dtypes, keys that are not LoRA keys,
 // and its metadata with ss_* values pretty-printed (ss_tag_frequency summarised). --json gives
 // the same for scripts; --keys lists every module.
@@ -68,7 +69,8 @@ nlohmann::json to_json(const std::string& path, const LoRAFileInfo& info) {
   for (const auto& m : info.modules) {
     nlohmann::json e = {{"name", m.name}, {"part", m.part}, {"rank", m.rank},
                         {"type", m.conv ? "conv" : "linear"}, {"kernel", m.kernel},
-                        {"down_shape", m.down_shape}, {"up_shape", m.up_shape}};
+                        {"down_shape", m.down_shape}, {"up_shape", m.up_shape}, {"algo", m.algo},
+                        {"dora", m.dora}, {"network_type", network_type_label(m)}, {"shapes", m.shapes}};
     e["alpha"] = m.alpha ? nlohmann::json(*m.alpha) : nlohmann::json(nullptr);
     mods.push_back(e);
   }
@@ -91,6 +93,7 @@ void print_text(const std::string& path, const LoRAFileInfo& info, bool keys, co
   std::string parts;
   for (const auto& [p, n] : info.parts) parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", p, n);
   std::cout << fmt::format("  modules   {} ({})\n", info.modules.size(), parts);
+  std::cout << fmt::format("  network   {}\n", histogram(info.modules, network_type_label));
   std::cout << fmt::format("  types     {}\n", histogram(info.modules, [](const LoRAModuleInfo& m) {
                              return m.conv ? fmt::format("conv {}x{}", m.kernel, m.kernel) : std::string("linear");
                            }));
@@ -111,9 +114,19 @@ void print_text(const std::string& path, const LoRAFileInfo& info, bool keys, co
   for (const auto& [k, v] : shown) std::cout << fmt::format("  {:<{}}  {}\n", k, width, v);
   if (keys) {
     std::cout << "modules\n";
-    for (const auto& m : info.modules)
-      std::cout << fmt::format("  {}  rank {}  alpha {}  {}  down [{}]\n", terminal_safe(m.name), m.rank, alpha_text(m),
-                               m.conv ? fmt::format("conv{}x{}", m.kernel, m.kernel) : "linear", fmt::join(m.down_shape, ", "));
+    for (const auto& m : info.modules) {
+      if (m.algo == "lora" && !m.dora) {
+        std::cout << fmt::format("  {}  rank {}  alpha {}  {}  down [{}]\n", terminal_safe(m.name), m.rank, alpha_text(m),
+                                 m.conv ? fmt::format("conv{}x{}", m.kernel, m.kernel) : "linear",
+                                 fmt::join(m.down_shape, ", "));
+        continue;
+      }
+      std::string tensors;  // LoHa / LoKr / DoRA: every tensor's shape ("lokr_w1 [4, 4], ...")
+      for (const auto& [suffix, shape] : m.shapes)
+        if (suffix != "alpha") tensors += fmt::format("{}{} [{}]", tensors.empty() ? "" : ", ", suffix, fmt::join(shape, ", "));
+      std::cout << fmt::format("  {}  {}  rank {}  alpha {}  {}\n", terminal_safe(m.name), network_type_label(m), m.rank,
+                               alpha_text(m), tensors);
+    }
   }
 }
 

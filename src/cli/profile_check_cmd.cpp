@@ -39,11 +39,13 @@ std::string network_line(const NetworkConfig& n) {
   std::string what = n.train_unet && n.train_text_encoder ? "UNet + text encoder"
                      : n.train_unet                       ? "UNet only"
                                                           : "text encoder only";
-  std::string conv = n.type == NetworkType::LoCon
+  std::string conv = n.conv_dim > 0
                          ? fmt::format(", conv rank {} alpha {:g}", n.conv_dim, n.conv_alpha)
                          : "";
-  return fmt::format("{} rank {} alpha {:g}{}, {}", to_string(n.type), n.rank, n.alpha, conv,
-                     what);
+  if (n.type == NetworkType::LoKr)
+    conv += fmt::format(", factor {}{}", n.factor, n.decompose_both ? ", both factors decomposed" : "");
+  return fmt::format("{}{} rank {} alpha {:g}{}, {}", to_string(n.type), n.dora ? " + DoRA" : "", n.rank, n.alpha,
+                     conv, what);
 }
 
 std::string optimizer_line(const OptimizerSettings& o) {

@@ -20,6 +20,8 @@
 #include "io/safetensors.h"
 #include "lora/lora_file_info.h"
 #include "lora/lora_network.h"
+#include "lora/network_delta.h"
+#include "lora/network_modules.h"
 #include "models/checkpoint.h"
 #include "models/key_maps.h"
 #include "models/tensor_io.h"
@@ -147,28 +149,33 @@ std::string unmatched_reason(const LoRAFileInfo& info, ModelFamily base,
                      family_name(base));
 }
 
-std::int64_t product(const std::vector<std::int64_t>& v, std::size_t from) {
-  return std::accumulate(v.begin() + static_cast<std::ptrdiff_t>(from), v.end(), std::int64_t{1},
-                         std::multiplies<std::int64_t>());
+std::int64_t numel(const std::vector<std::int64_t>& shape) {
+  return std::accumulate(shape.begin(), shape.end(), std::int64_t{1}, std::multiplies<std::int64_t>());
 }
 
-// "" when the module fits the base tensor, else why not.
-std::string shape_problem(const LoRAModuleInfo& m, const TensorRef& ref) {
-  const auto& down = m.down_shape;
-  const auto& up = m.up_shape;
-  if (up.size() == 4 && (up[2] != 1 || up[3] != 1))
-    return fmt::format("lora_up [{}] is not a 1x1 conv (not kohya LoRA / LoCon)", fmt::join(up, ", "));
-  if (ref.shape[0] != up[0] || product(ref.shape, 1) != product(down, 1))
-    return fmt::format("lora_down [{}] / lora_up [{}] do not fit the base tensor [{}]", fmt::join(down, ", "),
-                       fmt::join(up, ", "), fmt::join(ref.shape, ", "));
-  return "";
+// The module of `m` (any type, told by its keys) for the base tensor `ref`, built by the same
+// code as training's modules so the merged delta is the one the network computes. Throws
+// lathe::Error saying why when the keys are no known type or a tensor does not fit the base.
+std::shared_ptr<NetworkModuleImpl> module_for(const LoRAModuleInfo& m, const TensorRef& ref) {
+  BaseOp op;
+  op.conv = ref.shape.size() == 4;
+  op.weight_shape = ref.shape;
+  auto module = make_network_module(op, module_spec_from_keys(m.name, m.shapes, ref.shape, m.alpha ? *m.alpha : 0.0));
+  for (const auto& p : module->named_parameters()) {
+    auto it = m.shapes.find(p.key());
+    if (it == m.shapes.end()) throw Error(fmt::format("{}: lacks {}", m.name, p.key()));
+    if (numel(it->second) != p.value().numel())
+      throw Error(fmt::format("{}: {} [{}] does not fit the base tensor [{}] (expects [{}])", m.name, p.key(),
+                              fmt::join(it->second, ", "), fmt::join(ref.shape, ", "), fmt::join(p.value().sizes(), ", ")));
+  }
+  return module;
 }
 
-// up @ down as the base weight's shape (kohya merge_to: Linear up @ down; 1x1 conv the same on
-// squeezed kernels; 3x3 conv conv2d(down^T, up)^T, which is this matmul over the flattened
-// [r, in*k*k] down kernel).
-torch::Tensor lora_delta(const torch::Tensor& down, const torch::Tensor& up) {
-  return up.flatten(1).matmul(down.flatten(1));  // [out, in * k * k]
+// Copies the module's tensors from the file (fp32, reshaped to the module's: a 1x1 conv LoRA
+// on a Linear and the reverse hold the same numbers).
+void load_module(NetworkModuleImpl& module, const LoRAModuleInfo& m, const SafetensorsFile& file) {
+  for (auto& p : module.named_parameters())
+    p.value().copy_(tensor_from_view(file.view(m.name + "." + p.key()), torch::kFloat32).reshape(p.value().sizes()));
 }
 
 void require_single_file(const Checkpoint& ck, const fs::path& base) {
@@ -195,19 +202,24 @@ LoRAMergeReport merge_lora(const fs::path& base, const fs::path& lora, const fs:
   SafetensorsFile lora_file(lora);
   auto info = read_lora_file_info(lora_file);
   if (!info.other_keys.empty())
-    throw Error(fmt::format("{}: {} keys are not kohya LoRA / LoCon keys ({}); LoHa, LoKr, DoRA and other "
-                            "LyCORIS types cannot be merged",
+    throw Error(fmt::format("{}: {} keys are not LoRA / LoCon / LoHa / LoKr / DoRA keys ({}); Tucker (CP) "
+                            "decomposed modules and other LyCORIS types (GLoRA, OFT, IA3, full) cannot be merged",
                             lora.string(), info.other_keys.size(), list_some(info.other_keys)));
 
   // Pass 1: every module must have a base tensor of a fitting shape.
   const auto index = kohya_module_index(ck);
   std::vector<std::string> unmatched, misfits;
+  std::map<std::string, std::shared_ptr<NetworkModuleImpl>> modules;
   for (const auto& m : info.modules) {
     auto it = index.find(m.name);
     if (it == index.end()) {
       unmatched.push_back(m.name);
-    } else if (auto why = shape_problem(m, it->second); !why.empty()) {
-      misfits.push_back(fmt::format("{}: {}", m.name, why));
+      continue;
+    }
+    try {
+      modules[m.name] = module_for(m, it->second);
+    } catch (const Error& e) {
+      misfits.push_back(e.what());
     }
   }
   if (!unmatched.empty()) {
@@ -233,15 +245,21 @@ LoRAMergeReport merge_lora(const fs::path& base, const fs::path& lora, const fs:
     const TensorRef& ref = index.at(m.name);
     auto& work = changed[ref.source_key];
     if (!work.defined()) work = tensor_from_view(base_file.view(ref.source_key), torch::kFloat32);
-    auto down = tensor_from_view(lora_file.view(m.name + ".lora_down.weight"), torch::kFloat32);
-    auto up = tensor_from_view(lora_file.view(m.name + ".lora_up.weight"), torch::kFloat32);
-    const double alpha = m.alpha && *m.alpha != 0 ? *m.alpha : static_cast<double>(m.rank);  // kohya: 0 = rank
-    auto delta = lora_delta(down, up).mul_(scale * alpha / static_cast<double>(m.rank));
+    NetworkModuleImpl& module = *modules.at(m.name);
+    load_module(module, m, lora_file);
     auto target = work;
     if (ref.qkv_part >= 0) {
       const auto rows = work.size(0) / 3;
       target = work.narrow(0, ref.qkv_part * rows, rows);
     }
+    auto delta = module.delta_weight().reshape(ref.shape);  // alpha / rank included
+    if (module.dora()) {
+      // DoRA rescales base + delta per input channel; the base in the module's orientation.
+      auto base_weight = ref.transpose ? target.reshape({-1, ref.shape[0]}).t().reshape(ref.shape)
+                                       : target.reshape(ref.shape);
+      delta = dora_delta(base_weight, delta, module.dora_scale);
+    }
+    delta.mul_(scale);  // ComfyUI / A1111 strength: base + strength * (adapted - base)
     if (ref.transpose) delta = delta.reshape({ref.shape[0], -1}).t();
     target.add_(delta.reshape(target.sizes()));
     report.modules++;

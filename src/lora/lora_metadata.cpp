@@ -115,12 +115,25 @@ std::map<std::string, std::string> kohya_metadata(const LoRAOptions& o, const Lo
   m["ss_total_batch_size"] = std::to_string(i.batch_size * i.gradient_accumulation_steps);
   m["ss_gradient_accumulation_steps"] = std::to_string(i.gradient_accumulation_steps);
   m["ss_gradient_checkpointing"] = py_bool(i.gradient_checkpointing);
-  m["ss_network_module"] = "networks.lora";
+  // LoHa, LoKr and DoRA are LyCORIS's: its kohya entry point writes these two keys so
+  // (network_module "lycoris.kohya", network_args {"algo": ...}); kohya's own LoRA / LoCon keep
+  // networks.lora.
+  const bool lycoris = o.algo != NetworkAlgo::LoRA || o.dora;
+  m["ss_network_module"] = lycoris ? "lycoris.kohya" : "networks.lora";
+
   m["ss_network_dim"] = std::to_string(o.rank);
   m["ss_network_alpha"] = python_float(o.alpha > 0 ? o.alpha : static_cast<double>(o.rank));
   m["ss_network_dropout"] = o.dropout > 0 ? python_float(o.dropout) : "None";
   // kohya stores --network_args as given (strings), JSON-encoded.
   nlohmann::json args = nlohmann::json::object();
+  if (lycoris) {
+    args["algo"] = o.algo == NetworkAlgo::LoRA ? (o.conv_rank > 0 ? "locon" : "lora") : network_algo_name(o.algo);
+    if (o.dora) args["dora_wd"] = "True";
+    if (o.algo == NetworkAlgo::LoKr) {
+      args["factor"] = std::to_string(o.lokr_factor);
+      if (o.lokr_decompose_both) args["decompose_both"] = "True";
+    }
+  }
   if (o.conv_rank > 0) {
     args["conv_dim"] = std::to_string(o.conv_rank);
     args["conv_alpha"] = python_float(o.conv_alpha > 0 ? o.conv_alpha : static_cast<double>(o.conv_rank));

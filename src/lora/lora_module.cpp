@@ -1,57 +1,52 @@
 // One LoRA / LoCon module (see lora_network.h): the low-rank pair beside a Linear or Conv2d,
 // initialised and applied as kohya's LoRAModule (dropout on the down output, rank dropout with
-// its 1 / (1 - p) rescale, module dropout skipping the pair for a whole forward).
+// its 1 / (1 - p) rescale, module dropout skipping the pair for a whole forward). With DoRA the
+// pair's delta goes through the weight (network_module.cpp), as LyCORIS's LoCon does.
 #include <cmath>
 
 #include <fmt/format.h>
 
 #include "common/error.h"
 #include "lora/lora_network.h"
+#include "lora/network_delta.h"
 
 namespace lathe {
 namespace nn = torch::nn;
 
-LoRAModuleImpl::LoRAModuleImpl(const nn::Module& base, std::int64_t rank, double alpha_value)
-    : rank_(rank), scale_(1.0), conv_(false) {
+LoRAModuleImpl::LoRAModuleImpl(const nn::Module& base, std::int64_t rank, double alpha_value, bool dora)
+    : LoRAModuleImpl(base_op_of(base), rank, alpha_value, dora) {}
+
+LoRAModuleImpl::LoRAModuleImpl(const BaseOp& op, std::int64_t rank, double alpha_value, bool dora)
+    : NetworkModuleImpl(op, rank) {
   if (rank <= 0) throw Error(fmt::format("LoRA rank must be positive, got {}", rank));
-  torch::Device device = torch::kCPU;
-  if (auto* lin = dynamic_cast<const nn::LinearImpl*>(&base)) {
-    lora_down = nn::AnyModule(nn::Linear(nn::LinearOptions(lin->options.in_features(), rank).bias(false)));
-    lora_up = nn::AnyModule(nn::Linear(nn::LinearOptions(rank, lin->options.out_features()).bias(false)));
-    device = lin->weight.device();
-  } else if (auto* conv = dynamic_cast<const nn::Conv2dImpl*>(&base)) {
-    const auto& o = conv->options;
-    lora_down = nn::AnyModule(nn::Conv2d(nn::Conv2dOptions(o.in_channels(), rank, o.kernel_size())
-                                              .stride(o.stride())
-                                              .padding(o.padding())
-                                              .dilation(o.dilation())
-                                              .bias(false)));
-    lora_up = nn::AnyModule(nn::Conv2d(nn::Conv2dOptions(rank, o.out_channels(), 1).bias(false)));
-    device = conv->weight.device();
-    conv_ = true;
+  const auto& shape = op_.weight_shape;
+  if (!op_.conv) {
+    lora_down = nn::AnyModule(nn::Linear(nn::LinearOptions(shape[1], rank).bias(false)));
+    lora_up = nn::AnyModule(nn::Linear(nn::LinearOptions(rank, shape[0]).bias(false)));
   } else {
-    throw Error(fmt::format("LoRA: cannot adapt a {} (only Linear and Conv2d)", base.name()));
+    lora_down = nn::AnyModule(nn::Conv2d(nn::Conv2dOptions(shape[1], rank, {shape[2], shape[3]})
+                                             .stride({op_.stride[0], op_.stride[1]})
+                                             .padding(torch::ExpandingArray<2>({op_.padding[0], op_.padding[1]}))
+                                             .dilation({op_.dilation[0], op_.dilation[1]})
+                                             .bias(false)));
+    lora_up = nn::AnyModule(nn::Conv2d(nn::Conv2dOptions(rank, shape[0], 1).bias(false)));
   }
   register_module("lora_down", lora_down.ptr());
   register_module("lora_up", lora_up.ptr());
-  alpha = register_buffer("alpha", torch::scalar_tensor(0.0, torch::kFloat32));
-  set_alpha(alpha_value);
+  init_alpha(alpha_value);
   {
     torch::NoGradGuard no_grad;
     // kohya: kaiming_uniform_(down, a=sqrt(5)), zeros_(up): the pair starts as an exact no-op.
     nn::init::kaiming_uniform_(lora_down.ptr()->named_parameters()["weight"], std::sqrt(5.0));
     nn::init::zeros_(lora_up.ptr()->named_parameters()["weight"]);
   }
-  to(device);
+  if (dora) init_dora();
+  to(op_.device());
 }
 
-void LoRAModuleImpl::set_alpha(double alpha_value) {
-  // kohya: alpha None or 0 means alpha = rank (scale 1).
-  if (!(alpha_value > 0)) alpha_value = static_cast<double>(rank_);
-  torch::NoGradGuard no_grad;
-  alpha.fill_(alpha_value);
-  // kohya computes the scale from the float32 alpha buffer.
-  scale_ = static_cast<double>(alpha.item<float>()) / static_cast<double>(rank_);
+torch::Tensor LoRAModuleImpl::delta_weight() const {
+  const auto params = [](const nn::AnyModule& m) { return m.ptr()->named_parameters()["weight"]; };
+  return lora_delta(params(lora_down), params(lora_up)).reshape(op_.weight_shape) * scale_;
 }
 
 namespace {
@@ -69,8 +64,10 @@ torch::Tensor project(const nn::AnyModule& module, const torch::Tensor& x, torch
 }  // namespace
 
 torch::Tensor LoRAModuleImpl::forward(const torch::Tensor& x, const torch::Tensor& base_out) {
+  // DoRA needs the built weight (its norm is of base + delta); LyCORIS ignores neuron dropout there.
+  if (dora()) return forward_through_weight(x, base_out);
+  if (skipped_by_module_dropout()) return base_out;
   const bool train = is_training();
-  if (train && module_dropout > 0 && torch::rand({1}).item<double>() < module_dropout) return base_out;
   // The LoRA weights stay fp32 (the optimizer's master copy) and the pair computes in the
   // activations' dtype, as autocast does: with a bf16 base, casting the two small weights costs
   // little, while casting the activations in and the output back (every module, both passes)
@@ -81,7 +78,7 @@ torch::Tensor LoRAModuleImpl::forward(const torch::Tensor& x, const torch::Tenso
   double scale = scale_;
   if (train && rank_dropout > 0) {
     auto mask = (torch::rand({lx.size(0), rank_}, lx.options()) > rank_dropout).to(lx.scalar_type());
-    if (conv_) {
+    if (op_.conv) {
       mask = mask.unsqueeze(-1).unsqueeze(-1);  // [B, r, 1, 1]
     } else {
       for (auto d = mask.dim(); d < lx.dim(); ++d) mask = mask.unsqueeze(1);  // [B, 1.., r]

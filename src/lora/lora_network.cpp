@@ -17,6 +17,8 @@
 #include "models/key_maps.h"
 #include "models/module_adapter.h"
 #include "models/tensor_io.h"
+#include "lora/lora_file_info.h"
+#include "lora/network_modules.h"
 
 namespace lathe {
 namespace nn = torch::nn;
@@ -141,25 +143,104 @@ std::vector<LoRATarget> lora_targets(UNet unet, const std::vector<CLIPTextModel>
   return out;
 }
 
+namespace {
+
+// The module a target gets from the network options: LoKr's layout depends on the base shape.
+ModuleSpec spec_for(const LoRAOptions& o, const LoRATarget& t) {
+  if (o.algo == NetworkAlgo::LoKr) {
+    const auto op = base_op_of(*t.base);
+    return lokr_spec(op.weight_shape[0], op.weight_shape[1], t.rank, t.alpha, o.lokr_factor, o.lokr_decompose_both,
+                     o.dora);
+  }
+  ModuleSpec s;
+  s.algo = o.algo;
+  s.rank = t.rank;
+  s.alpha = t.alpha;
+  s.dora = o.dora;
+  return s;
+}
+
+}  // namespace
+
 LoRANetworkImpl::LoRANetworkImpl(UNet unet, std::vector<CLIPTextModel> text_encoders,
                                  ModelFamily family, LoRAOptions options)
     : family_(family), options_(options), unet_(unet), text_encoders_(std::move(text_encoders)) {
   targets_ = lora_targets(unet_, text_encoders_, family_, options_);
+  for (auto& t : targets_) t.spec = spec_for(options_, t);
+  build_modules();
+}
+
+void LoRANetworkImpl::build_modules() {
   try {
     for (auto& t : targets_) {
-      t.module = register_module(t.name, LoRAModule(*t.base, t.rank, t.alpha));
+      t.module = register_module(t.name, make_network_module(base_op_of(*t.base), t.spec));
       t.module->multiplier = options_.multiplier;
       t.module->dropout = options_.dropout;
       t.module->rank_dropout = options_.rank_dropout;
       t.module->module_dropout = options_.module_dropout;
-      LoRAModuleImpl* m = t.module.get();
-      attach_adapter(*t.base, [m](const torch::Tensor& x, const torch::Tensor& out) { return m->forward(x, out); });
+      NetworkModuleImpl* m = t.module.get();
+      attach_adapter(*t.base, this, [m](const torch::Tensor& x, const torch::Tensor& out) { return m->forward(x, out); });
       attached_.push_back(t.base.get());
     }
   } catch (...) {
     detach_all();
     throw;
   }
+}
+
+LoRANetworkImpl::LoRANetworkImpl(UNet unet, std::vector<CLIPTextModel> text_encoders, ModelFamily family,
+                                 const std::filesystem::path& file, double multiplier)
+    : family_(family), unet_(unet), text_encoders_(std::move(text_encoders)) {
+  SafetensorsFile f(file);
+  std::map<std::string, std::map<std::string, std::vector<std::int64_t>>> modules;  // name -> suffix -> shape
+  std::map<std::string, torch::Tensor> state;
+  std::vector<std::string> stray;
+  for (const auto& key : f.names()) {
+    const auto dot = key.find('.');
+    const std::string name = key.substr(0, dot);
+    if (dot == std::string::npos || lora_part_of(name).empty()) {
+      stray.push_back(key);
+      continue;
+    }
+    modules[name][key.substr(dot + 1)] = f.info(key).shape;
+    state[key] = tensor_from_view(f.view(key), torch::kFloat32);
+  }
+  if (modules.empty() || !stray.empty())
+    throw Error(fmt::format("loading LoRA {}: {}", file.string(),
+                            modules.empty() ? std::string("no lora_unet_* / lora_te*_ modules")
+                                            : fmt::format("{} keys are no module's: {}", stray.size(), list_some(stray))));
+  options_.multiplier = multiplier;
+  options_.unet = false;
+  options_.text_encoders = false;
+  for (const auto& kv : modules) (lora_part_of(kv.first) == "unet" ? options_.unet : options_.text_encoders) = true;
+  LoRAOptions all = options_;
+  all.conv_rank = 1;  // every candidate, convolutions included
+  std::map<std::string, LoRATarget> candidates;
+  for (auto& t : lora_targets(unet_, text_encoders_, family_, all)) candidates[t.name] = t;
+  std::vector<std::string> unmatched;
+  for (auto& [name, keys] : modules) {
+    auto it = candidates.find(name);
+    if (it == candidates.end()) {
+      unmatched.push_back(name);
+      continue;
+    }
+    LoRATarget& t = it->second;
+    auto a = state.find(name + ".alpha");
+    t.spec = module_spec_from_keys(name, keys, base_op_of(*t.base).weight_shape,
+                                   a == state.end() ? 0.0 : a->second.item<double>());
+    t.rank = t.spec.rank;
+    t.alpha = t.spec.alpha;
+    options_.algo = t.spec.algo;
+    options_.dora = options_.dora || t.spec.dora;
+    (base_op_of(*t.base).conv && base_op_of(*t.base).weight_shape[2] > 1 ? options_.conv_rank : options_.rank) = t.rank;
+  }
+  if (!unmatched.empty())
+    throw Error(fmt::format("loading LoRA {}: {} of {} modules have no target in this {} model: {}", file.string(),
+                            unmatched.size(), modules.size(), family_name(family_), list_some(unmatched)));
+  for (auto& t : lora_targets(unet_, text_encoders_, family_, all))
+    if (modules.count(t.name)) targets_.push_back(candidates.at(t.name));
+  build_modules();
+  load_state(state, file.string());
 }
 
 LoRANetworkImpl::~LoRANetworkImpl() { detach_all(); }

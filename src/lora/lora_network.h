@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include "lora/network_module.h"
+#include "lora/network_type.h"
 #include "models/clip_text.h"
 #include "models/model_family.h"
 #include "models/unet.h"
@@ -36,6 +38,10 @@ enum class LoRAPart { UNet, TextEncoder, TextEncoder1, TextEncoder2 };
 const char* lora_part_prefix(LoRAPart p);  // "lora_unet", "lora_te", "lora_te1", "lora_te2"
 
 struct LoRAOptions {
+  NetworkAlgo algo = NetworkAlgo::LoRA;  // LoRA / LoCon, LoHa or LoKr for every module
+  bool dora = false;            // DoRA's magnitude (dora_scale) on every module
+  std::int64_t lokr_factor = -1;         // LoKr: LyCORIS's factor (-1 = closest to a square)
+  bool lokr_decompose_both = false;      // LoKr: w1 a rank product too (LyCORIS decompose_both)
   std::int64_t rank = 4;        // kohya network_dim
   double alpha = 1.0;           // network_alpha; scale = alpha / rank; <= 0 means alpha = rank
   std::int64_t conv_rank = 0;   // LoCon conv_dim for 3x3 convs; 0 = no ResBlock/sampler modules
@@ -51,27 +57,20 @@ struct LoRAOptions {
 // Reference: kohya-ss networks/lora.py LoRAModule. lora_down: Linear(in, r) or Conv2d(in, r,
 // the base's kernel/stride/padding); lora_up: Linear(r, out) or 1x1 Conv2d(r, out); no biases.
 // Initialised as kohya does (down kaiming_uniform_(a = sqrt(5)) from torch's global generator,
-// up zeros), so a fresh network leaves the model's output exactly unchanged.
-struct LoRAModuleImpl : torch::nn::Module {
+// up zeros), so a fresh network leaves the model's output exactly unchanged. With DoRA
+// (LyCORIS's LoCon with weight_decompose) it also holds dora_scale and adds
+// dora_delta(base, up @ down * scale) instead.
+struct LoRAModuleImpl : NetworkModuleImpl {
   // `base` must be a torch::nn::LinearImpl or Conv2dImpl; throws lathe::Error otherwise.
-  LoRAModuleImpl(const torch::nn::Module& base, std::int64_t rank, double alpha);
+  LoRAModuleImpl(const torch::nn::Module& base, std::int64_t rank, double alpha, bool dora = false);
+  LoRAModuleImpl(const BaseOp& op, std::int64_t rank, double alpha, bool dora = false);
 
   // base_out + up(down(x)) * multiplier * scale, with the dropouts in train mode.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& base_out);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& base_out) override;
+  torch::Tensor delta_weight() const override;  // up @ down * scale, the base weight's shape
+  NetworkAlgo algo() const override { return NetworkAlgo::LoRA; }
 
-  double scale() const { return scale_; }       // alpha / rank
-  std::int64_t rank() const { return rank_; }
-  bool is_conv() const { return conv_; }
-  void set_alpha(double alpha);                 // updates the `alpha` buffer and the scale
-
-  double multiplier = 1.0, dropout = 0.0, rank_dropout = 0.0, module_dropout = 0.0;
   torch::nn::AnyModule lora_down, lora_up;     // registered as "lora_down", "lora_up"
-  torch::Tensor alpha;                          // 0-dim float buffer "alpha"
-
- private:
-  std::int64_t rank_;
-  double scale_;
-  bool conv_;
 };
 TORCH_MODULE(LoRAModule);
 
@@ -83,7 +82,8 @@ struct LoRATarget {
   std::shared_ptr<torch::nn::Module> base;  // the adapted Linear / Conv2d
   std::int64_t rank = 0;    // rank / conv_rank chosen for it
   double alpha = 0;
-  LoRAModule module{nullptr};  // set once a network builds it
+  ModuleSpec spec;          // the module's type and shape (rank and alpha above are its own)
+  std::shared_ptr<NetworkModuleImpl> module;  // set once a network builds it
 };
 
 // The modules a network with these options would adapt (module left empty), in model order:
@@ -103,6 +103,13 @@ struct LoRANetworkImpl : torch::nn::Module {
   // base modules' device; throws lathe::Error when a part is asked for but absent.
   LoRANetworkImpl(UNet unet, std::vector<CLIPTextModel> text_encoders, ModelFamily family,
                   LoRAOptions options);
+  // The network a LoRA file holds, of any type (LoRA / LoCon, LoHa, LoKr, with or without
+  // DoRA, mixed; told by each module's keys), with its values loaded: for sampling with a file
+  // and merging checks. Throws lathe::Error naming the file when a module has no target in
+  // these models or does not fit its base.
+  LoRANetworkImpl(UNet unet, std::vector<CLIPTextModel> text_encoders, ModelFamily family,
+                  const std::filesystem::path& file, double multiplier = 1.0);
+
   ~LoRANetworkImpl() override;
 
   const std::vector<LoRATarget>& targets() const { return targets_; }
@@ -118,7 +125,8 @@ struct LoRANetworkImpl : torch::nn::Module {
   ModelFamily family() const { return family_; }
   const LoRAOptions& options() const { return options_; }
 
-  // kohya's state dict: every `<name>.lora_down.weight`, `.lora_up.weight`, `.alpha`, sorted,
+  // The state dict: every `<name>.lora_down.weight`, `.lora_up.weight` (or the LoHa / LoKr
+  // keys), `.alpha`, `.dora_scale`, sorted,
   // on the CPU in `dtype` (fp32 / fp16 / bf16: kohya's save_precision).
   std::vector<std::pair<std::string, torch::Tensor>> kohya_state(torch::Dtype dtype) const;
 
@@ -134,6 +142,7 @@ struct LoRANetworkImpl : torch::nn::Module {
 
  private:
   void detach_all();
+  void build_modules();  // modules for targets_ (their spec set), attached to their bases
   ModelFamily family_;
   LoRAOptions options_;
   UNet unet_{nullptr};

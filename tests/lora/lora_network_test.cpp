@@ -178,10 +178,11 @@ TEST(LoRANetwork, AdapterAddsScaledLowRankProduct) {
     if (!lin) continue;
     torch::NoGradGuard no_grad;
     auto x = torch::randn({2, 3, lin->options.in_features()});
-    LoRAModule mod = t.module;
+    auto* mod = dynamic_cast<LoRAModuleImpl*>(t.module.get());
+    ASSERT_NE(mod, nullptr) << t.name;
     auto got = mod->forward(x, lin->forward(x));
-    auto down = t.module->lora_down.ptr()->named_parameters()["weight"];
-    auto up = t.module->lora_up.ptr()->named_parameters()["weight"];
+    auto down = mod->lora_down.ptr()->named_parameters()["weight"];
+    auto up = mod->lora_up.ptr()->named_parameters()["weight"];
     auto want = torch::nn::functional::linear(x, lin->weight + 0.75 * 0.5 * up.matmul(down), lin->bias);
     EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-5)) << t.name;
   }

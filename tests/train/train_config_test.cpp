@@ -520,7 +520,23 @@ resolution = 768
                 .find("key optimizer.momentum: does not apply to optimizer.type = \"adamw\""),
             std::string::npos);
   EXPECT_NE(errors_of(with(kMinimal, "network", "conv_dim = 4"))
-                .find("key network.conv_dim: applies to LoCon only"),
+                .find("key network.conv_dim: applies to LoCon, LoHa and LoKr only"),
+            std::string::npos);
+  // Network types (#17): each type's own keys, and the combinations LyCORIS does not have.
+  EXPECT_NE(errors_of(with(kMinimal, "network", "factor = 4"))
+                .find("key network.factor: applies to LoKr only"),
+            std::string::npos);
+  EXPECT_NE(errors_of(with(kMinimal, "network", "type = \"loha\"\ndropout = 0.1"))
+                .find("key network.dropout: applies to lora / locon only"),
+            std::string::npos);
+  EXPECT_NE(errors_of(with(kMinimal, "network", "dora = true\ndropout = 0.1"))
+                .find("key network.dropout: does not apply with dora = true"),
+            std::string::npos);
+  EXPECT_NE(errors_of(with(kMinimal, "network", "type = \"lokr\"\nfactor = 0"))
+                .find("key network.factor: must be -1"),
+            std::string::npos);
+  EXPECT_NE(errors_of(with(kMinimal, "network", "type = \"loha\"\nconv_alpha = 2"))
+                .find("key network.conv_alpha: needs conv_dim"),
             std::string::npos);
   EXPECT_NE(errors_of(with(kMinimal, "network", "train_unet = false\ntrain_text_encoder = false"))
                 .find("nothing would be trained"),
@@ -562,7 +578,21 @@ TEST(TrainConfig, NetworkBecomesLoRAOptions) {
   LoRAOptions c = to_lora_options(locon.network);
   EXPECT_EQ(c.conv_rank, 4);
   EXPECT_DOUBLE_EQ(c.conv_alpha, 2);
-  EXPECT_TRUE(c.text_encoders);
+  EXPECT_TRUE(c.text_encoders);  // LoHa / LoKr: no convolutions unless conv_dim is given; DoRA and LoKr's keys pass through.
+  LoRAOptions loha = to_lora_options(
+      parse_train_config(with(kMinimal, "network", "type = \"loha\"\ndora = true"), dir / "p.toml").network);
+  EXPECT_EQ(loha.algo, NetworkAlgo::LoHa);
+  EXPECT_TRUE(loha.dora);
+  EXPECT_EQ(loha.conv_rank, 0);
+  LoRAOptions lokr = to_lora_options(
+      parse_train_config(with(kMinimal, "network", "type = \"lokr\"\nfactor = 8\ndecompose_both = true\nconv_dim = 2"),
+                         dir / "p.toml")
+          .network);
+  EXPECT_EQ(lokr.algo, NetworkAlgo::LoKr);
+  EXPECT_EQ(lokr.lokr_factor, 8);
+  EXPECT_TRUE(lokr.lokr_decompose_both);
+  EXPECT_EQ(lokr.conv_rank, 2);
+  EXPECT_FALSE(lokr.dora);
 }
 
 TEST(TrainConfigOverride, SetsValuesParsedAsToml) {

@@ -37,7 +37,7 @@ enum class WeightDType { FP32, FP16, BF16 };
 enum class MixedPrecision { No, FP16, BF16, Auto };
 enum class CropMode { Center, Random };        // "center" | "random"
 enum class LatentCache { Off, Memory, Disk };  // "off" | "memory" | "disk"
-enum class NetworkType { LoRA, LoCon };        // "lora" | "locon"
+enum class NetworkType { LoRA, LoCon, LoHa, LoKr };  // "lora" | "locon" | "loha" | "lokr"
 // [dataset] on_bad_image: an image that cannot be decoded stops the run, or is left out of it
 // with a warning in log.txt naming the file.
 enum class BadImagePolicy { Stop, Skip };      // "stop" | "skip"
@@ -94,6 +94,9 @@ struct NetworkConfig {
   double module_dropout = 0.0;
   int64_t conv_dim = 0;    // LoCon rank of the 3x3/1x1 convolutions; 0 = none (lora)
   double conv_alpha = 0.0;  // LoCon alpha (locon defaults: conv_dim = rank, conv_alpha = alpha)
+  bool dora = false;       // DoRA (LyCORIS dora_wd): a dora_scale magnitude per module, any type
+  int64_t factor = -1;     // LoKr: LyCORIS's factor (-1 = the split closest to a square)
+  bool decompose_both = false;  // LoKr: the small factor w1 a rank product too
   bool train_unet = true;
   bool train_text_encoder = true;  // kohya trains both unless --network_train_unet_only
 };

@@ -34,7 +34,7 @@ const std::map<std::string_view, Keys>& schema() {
         "loss_weight"}},
       {"network",
        {"type", "rank", "alpha", "dropout", "rank_dropout", "module_dropout", "conv_dim",
-        "conv_alpha", "train_unet", "train_text_encoder"}},
+        "conv_alpha", "dora", "factor", "decompose_both", "train_unet", "train_text_encoder"}},
       {"optimizer",
        {"type", "lr", "unet_lr", "text_encoder_lr", "weight_decay", "max_grad_norm", "beta1",
         "beta2", "eps", "momentum", "dampening", "nesterov", "beta3", "d0", "d_coef",

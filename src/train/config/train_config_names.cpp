@@ -37,6 +37,14 @@ const char* to_string(LatentCache v) {
   return "memory";
 }
 
-const char* to_string(NetworkType v) { return v == NetworkType::LoCon ? "locon" : "lora"; }
+const char* to_string(NetworkType v) {
+  switch (v) {
+    case NetworkType::LoRA: return "lora";
+    case NetworkType::LoCon: return "locon";
+    case NetworkType::LoHa: return "loha";
+    case NetworkType::LoKr: return "lokr";
+  }
+  return "lora";
+}
 
 }  // namespace lathe

@@ -10,8 +10,12 @@ LoRAOptions to_lora_options(const NetworkConfig& n) {
   o.rank = n.rank;
   o.alpha = n.alpha;
   // Plain LoRA adapts no convolutions; the parser guarantees conv_dim >= 1 for LoCon.
-  o.conv_rank = n.type == NetworkType::LoCon ? n.conv_dim : 0;
-  o.conv_alpha = n.type == NetworkType::LoCon ? n.conv_alpha : 1.0;
+  o.conv_rank = n.type == NetworkType::LoRA ? 0 : n.conv_dim;
+  o.conv_alpha = n.type == NetworkType::LoRA || n.conv_dim == 0 ? 1.0 : n.conv_alpha;
+  o.algo = n.type == NetworkType::LoHa ? NetworkAlgo::LoHa : n.type == NetworkType::LoKr ? NetworkAlgo::LoKr : NetworkAlgo::LoRA;
+  o.dora = n.dora;
+  o.lokr_factor = n.factor;
+  o.lokr_decompose_both = n.decompose_both;
   o.dropout = n.dropout;
   o.rank_dropout = n.rank_dropout;
   o.module_dropout = n.module_dropout;

@@ -228,11 +228,29 @@ ProfileDataset read_dataset(const Profile& profile, const Sections& s) {
   return d;
 }
 
+// The keys of one network type: dora on any type, factor and decompose_both on lokr.
+void read_network_type_keys(const ProfileTable& t, NetworkConfig* n) {
+  n->dora = read_bool(t, "dora", n->dora);
+  // LyCORIS's DoRA builds the weight and ignores neuron dropout; refusing it says so.
+  if (n->dora && n->dropout > 0) t.fail("dropout", "does not apply with dora = true (DoRA builds the weight)");
+  if (n->type == NetworkType::LoKr) {
+    n->factor = read_int(t, "factor", n->factor, -1, 65536);
+    if (n->factor == 0) t.fail("factor", "must be -1 (the split closest to a square) or a positive integer");
+    n->decompose_both = read_bool(t, "decompose_both", n->decompose_both);
+  } else {
+    for (std::string_view key : {"factor", "decompose_both"})
+      if (t.has(key)) t.fail(key, "applies to LoKr only; set network.type = \"lokr\" or remove it");
+  }
+}
+
 NetworkConfig read_network(const ProfileTable& t) {
   t.check_known_keys(profile_section_keys("network"));
   NetworkConfig n;
   n.type = read_choice<NetworkType>(t, "type",
-                                    {{"lora", NetworkType::LoRA}, {"locon", NetworkType::LoCon}},
+                                    {{"lora", NetworkType::LoRA},
+                                     {"locon", NetworkType::LoCon},
+                                     {"loha", NetworkType::LoHa},
+                                     {"lokr", NetworkType::LoKr}},
                                     n.type);
   n.rank = read_int(t, "rank", n.rank, 1, 4096);
   n.alpha = read_positive(t, "alpha", n.alpha);
@@ -242,12 +260,21 @@ NetworkConfig read_network(const ProfileTable& t) {
   if (n.type == NetworkType::LoRA) {
     for (std::string_view key : {"conv_dim", "conv_alpha"}) {
       if (t.has(key))
-        t.fail(key, "applies to LoCon only; set network.type = \"locon\" or remove it");
+        t.fail(key, "applies to LoCon, LoHa and LoKr only; set network.type = \"locon\" or remove it");
     }
-  } else {
+  } else if (n.type == NetworkType::LoCon) {
     n.conv_dim = read_int(t, "conv_dim", n.rank, 1, 4096);
     n.conv_alpha = read_positive(t, "conv_alpha", n.alpha);
+  } else {
+    // LyCORIS's LoHa / LoKr adapt the 3x3 convolutions only when conv_dim is given.
+    n.conv_dim = read_int(t, "conv_dim", 0, 0, 4096);
+    n.conv_alpha = n.conv_dim > 0 ? read_positive(t, "conv_alpha", n.alpha) : 0.0;
+    if (n.conv_dim == 0 && t.has("conv_alpha")) t.fail("conv_alpha", "needs conv_dim (the rank of the convolutions)");
+    // LyCORIS has no neuron dropout for LoHa / LoKr ("haven't implemented normal dropout").
+    if (n.dropout > 0) t.fail("dropout", "applies to lora / locon only; use rank_dropout or module_dropout");
   }
+  read_network_type_keys(t, &n);
+
   n.train_unet = read_bool(t, "train_unet", n.train_unet);
   n.train_text_encoder = read_bool(t, "train_text_encoder", n.train_text_encoder);
   if (!n.train_unet && !n.train_text_encoder)

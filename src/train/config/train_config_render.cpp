@@ -112,9 +112,14 @@ void add_network(Entries& e, const NetworkConfig& n) {
   e.num("dropout", n.dropout);
   e.num("rank_dropout", n.rank_dropout);
   e.num("module_dropout", n.module_dropout);
-  if (n.type == NetworkType::LoCon) {
+  if (n.conv_dim > 0) {
     e.integer("conv_dim", n.conv_dim);
     e.num("conv_alpha", n.conv_alpha);
+  }
+  e.flag("dora", n.dora);
+  if (n.type == NetworkType::LoKr) {
+    e.integer("factor", n.factor);
+    e.flag("decompose_both", n.decompose_both);
   }
   e.flag("train_unet", n.train_unet);
   e.flag("train_text_encoder", n.train_text_encoder);
