@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "runs/best_epoch.h"
+#include "tui/block_bars.h"
 #include "runs/control_socket.h"
 #include "tui/canvas.h"
 #include "tui/confirm_dialog.h"
@@ -63,7 +64,42 @@ void RunPageScreen::draw(Canvas& c, const Rect& body) {
                                         : Role::Info;
   c.text(l.status.y + 1, l.status.x + 1, second, second_role, l.status.w - 2);
   draw_chart(c, l.chart);
-  draw_table(c, l.table);
+  Rect table = l.table;
+  if (table.h >= 8) {  // two rows of the table area for the block bars
+    table.h -= 2;
+    draw_blocks(c, Rect{table.bottom(), table.x, 2, table.w});
+  }
+  draw_table(c, table);
+}
+
+// Norms come from the core (lora/lora_block_norms.h), read once per new epoch file.
+void RunPageScreen::draw_blocks(Canvas& c, const Rect& r) {
+  std::string file;
+  for (const auto& e : snap_.metrics.epochs)
+    if (!e.file.empty()) file = e.file;
+  if (file.empty()) return;
+  if (file != blocks_file_) {
+    blocks_file_ = file;
+    blocks_error_.clear();
+    try {
+      blocks_ = lora_block_norms(snap_.paths.dir / file);
+    } catch (const std::exception& e) {
+      blocks_error_ = e.what();
+    }
+  }
+  const std::string name = std::filesystem::path(file).filename().string();
+  c.heading(Rect{r.y, r.x, 1, r.w},
+            blocks_error_.empty() ? fmt::format("Blocks of {}: delta norm per UNet block, most {}", name,
+                                                strongest_block(blocks_))
+                                  : "Blocks of " + name,
+            false);
+  if (!blocks_error_.empty()) {
+    c.text(r.y + 1, r.x + 2, blocks_error_, Role::Error, r.w - 4);
+    return;
+  }
+  int x = r.x + 2;
+  for (const BarPiece& p : block_bar_line(blocks_, c.glyphs().unicode))
+    if (x < r.right()) x += c.text(r.y + 1, x, p.text, p.role, r.right() - x);
 }
 
 void RunPageScreen::draw_chart(Canvas& c, const Rect& r) {

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "lora/lora_block_norms.h"
 #include "tui/list_cursor.h"
 #include "tui/run_watch.h"
 #include "tui/screen.h"
@@ -27,12 +28,15 @@ class RunPageScreen : public Screen {
  private:
   void draw_chart(Canvas& c, const Rect& r);
   void draw_table(Canvas& c, const Rect& r);
+  void draw_blocks(Canvas& c, const Rect& r);  // bars per UNet block of the newest epoch file
   Reaction send(int request);
 
   RunSnapshot snap_;
   ListCursor table_;
   int table_rows_ = 5;
   std::string message_;
+  std::string blocks_file_, blocks_error_;  // the epoch file the norms are of
+  LoRABlockNorms blocks_;
 };
 
 }  // namespace lathe::tui

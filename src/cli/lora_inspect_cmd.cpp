@@ -8,12 +8,14 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 
 #include "cli/command.h"
 #include "common/error.h"
 #include "common/terminal_text.h"
 #include "io/safetensors.h"
+#include "lora/lora_block_norms.h"
 #include "lora/lora_file_info.h"
 #include "models/checkpoint.h"
 
@@ -130,6 +132,40 @@ void print_text(const std::string& path, const LoRAFileInfo& info, bool keys, co
   }
 }
 
+// Which blocks learned most: the summed delta norm per UNet block (lora/lora_block_norms.h),
+// blocks with modules only, with each block's share of the UNet total and a bar.
+void print_block_norms(const LoRABlockNorms& n) {
+  double total = 0, top = 0;
+  for (const auto& b : n.blocks) {
+    total += b.norm;
+    top = std::max(top, b.norm);
+  }
+  std::cout << fmt::format("blocks (UNet, {} numbering): ||up @ down|| x alpha/rank summed per block\n",
+                           n.family == ModelFamily::SDXL ? "SDXL" : "SD 1.x / 2.x");
+  std::cout << fmt::format("  {:<6} {:>7} {:>11} {:>7}\n", "block", "modules", "norm", "share");
+  for (const auto& b : n.blocks) {
+    if (b.modules == 0) continue;
+    const int bar = top > 0 ? static_cast<int>(std::lround(24 * b.norm / top)) : 0;
+    std::cout << fmt::format("  {:<6} {:>7} {:>11.5g} {:>6.1f}%  {}\n", b.label, b.modules, b.norm,
+                             total > 0 ? 100 * b.norm / total : 0.0, std::string(static_cast<std::size_t>(bar), '#'));
+  }
+  if (n.text_encoder_modules > 0)
+    std::cout << fmt::format("  text encoders: {} modules, norm {:.5g}\n", n.text_encoder_modules, n.text_encoder_norm);
+  if (n.unnumbered_modules > 0)
+    std::cout << fmt::format("  UNet modules outside kohya's blocks: {}, norm {:.5g}\n", n.unnumbered_modules, n.unnumbered_norm);
+  if (n.skipped_modules > 0)
+    std::cout << fmt::format("  {} LoHa / LoKr modules not counted (their delta is not up @ down)\n", n.skipped_modules);
+}
+
+nlohmann::json block_norms_json(const LoRABlockNorms& n) {
+  nlohmann::json blocks = nlohmann::json::array();
+  for (const auto& b : n.blocks)
+    blocks.push_back({{"index", b.index}, {"label", b.label}, {"modules", b.modules}, {"norm", b.norm}});
+  return {{"family", family_id(n.family)}, {"unet", blocks},
+          {"text_encoders", {{"modules", n.text_encoder_modules}, {"norm", n.text_encoder_norm}}},
+          {"skipped_modules", n.skipped_modules}};
+}
+
 CommandSpec lora_inspect_spec() {
   CommandSpec s;
   s.name = "lora inspect";
@@ -138,7 +174,9 @@ CommandSpec lora_inspect_spec() {
   s.details = "Reads the safetensors header, and the tensor bytes once for their SHA-256 (the hash A1111\n"
               "gives the file, checked against sshs_model_hash). Parts: unet (lora_unet_*), te (lora_te_*,\n"
               "SD 1.x/2.x), te1/te2 (SDXL's two text encoders). ss_tag_frequency is summarised; --json has\n"
-              "it whole.";
+              "it whole. The blocks table sums each module's delta norm per UNet block (kohya's numbering:\n"
+              "IN00-IN11, MID, OUT00-OUT11; SDXL BASE, IN00-IN08, MID00-MID02, OUT00-OUT08, OUT): which blocks\n"
+              "learned most.";
   s.options = {{"json", "", "print JSON"}, {"keys", "", "list every module with rank, alpha and shape"}};
   s.min_positionals = 1;
   s.max_positionals = 1;
@@ -147,13 +185,16 @@ CommandSpec lora_inspect_spec() {
     SafetensorsFile file(path);
     auto info = read_lora_file_info(file);
     const std::string tensor_sha256 = lora_tensor_sha256(file);
+    const LoRABlockNorms norms = lora_block_norms(file);
     if (args.has("json")) {
       nlohmann::json j = to_json(path, info);
       j["tensor_sha256"] = tensor_sha256;
+      j["block_norms"] = block_norms_json(norms);
       // Metadata that is not UTF-8 must not abort the output: replaced in the JSON text.
       std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
       print_text(path, info, args.has("keys"), tensor_sha256);
+      print_block_norms(norms);
     }
     return kExitOk;
   };

@@ -234,6 +234,35 @@ std::optional<std::vector<std::int64_t>> ProfileTable::get_int_array(std::string
   return out;
 }
 
+std::optional<std::vector<double>> ProfileTable::get_float_array(std::string_view key) const {
+  const toml::node* n = find(key);
+  if (!n) return std::nullopt;
+  const toml::array* arr = n->as_array();
+  if (!arr) wrong_type(key, *n, "an array of numbers");
+  std::vector<double> out;
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const toml::node& item = *arr->get(i);
+    if (auto v = item.as_floating_point()) {
+      out.push_back(v->get());
+    } else if (auto v = item.as_integer()) {
+      out.push_back(static_cast<double>(v->get()));
+    } else {
+      fail(key, fmt::format("expected an array of numbers, item {} is {}", i + 1, type_phrase(item.type())));
+    }
+  }
+  return out;
+}
+
+bool ProfileTable::is_string(std::string_view key) const {
+  const toml::node* n = find(key);
+  return n && n->is_string();
+}
+
+bool ProfileTable::is_array(std::string_view key) const {
+  const toml::node* n = find(key);
+  return n && n->is_array();
+}
+
 std::optional<ProfileTable> ProfileTable::get_table(std::string_view key) const {
   const toml::node* n = find(key);
   if (!n) return std::nullopt;

@@ -66,6 +66,10 @@ class ProfileTable {
   std::optional<std::string> get_string(std::string_view key) const;
   std::optional<std::vector<std::string>> get_string_array(std::string_view key) const;
   std::optional<std::vector<std::int64_t>> get_int_array(std::string_view key) const;
+  std::optional<std::vector<double>> get_float_array(std::string_view key) const;  // integers too
+  // Present and of that type (for keys that take either a string or a list).
+  bool is_string(std::string_view key) const;
+  bool is_array(std::string_view key) const;
   std::optional<ProfileTable> get_table(std::string_view key) const;
   // [[key]] entries (an array of tables); empty when absent. Their names are "key[1]", ...
   std::vector<ProfileTable> get_table_array(std::string_view key) const;

@@ -120,7 +120,6 @@ std::map<std::string, std::string> kohya_metadata(const LoRAOptions& o, const Lo
   // networks.lora.
   const bool lycoris = o.algo != NetworkAlgo::LoRA || o.dora;
   m["ss_network_module"] = lycoris ? "lycoris.kohya" : "networks.lora";
-
   m["ss_network_dim"] = std::to_string(o.rank);
   m["ss_network_alpha"] = python_float(o.alpha > 0 ? o.alpha : static_cast<double>(o.rank));
   m["ss_network_dropout"] = o.dropout > 0 ? python_float(o.dropout) : "None";
@@ -140,6 +139,15 @@ std::map<std::string, std::string> kohya_metadata(const LoRAOptions& o, const Lo
   }
   if (o.rank_dropout > 0) args["rank_dropout"] = python_float(o.rank_dropout);
   if (o.module_dropout > 0) args["module_dropout"] = python_float(o.module_dropout);
+  const LoRABlockSettings& b = o.blocks;  // kohya's comma text, as its network_args hold them
+  if (!b.dims.empty()) args["block_dims"] = block_list_text(b.dims);
+  if (!b.alphas.empty()) args["block_alphas"] = block_list_text(b.alphas);
+  if (!b.conv_dims.empty()) args["conv_block_dims"] = block_list_text(b.conv_dims);
+  if (!b.conv_alphas.empty()) args["conv_block_alphas"] = block_list_text(b.conv_alphas);
+  if (b.down_lr_weight.set()) args["down_lr_weight"] = lr_weight_text(b.down_lr_weight);
+  if (!b.mid_lr_weight.empty()) args["mid_lr_weight"] = block_list_text(b.mid_lr_weight);
+  if (b.up_lr_weight.set()) args["up_lr_weight"] = lr_weight_text(b.up_lr_weight);
+  if (b.lr_zero_threshold > 0) args["block_lr_zero_threshold"] = python_float(b.lr_zero_threshold);
   if (!args.empty()) m["ss_network_args"] = args.dump();
   m["ss_mixed_precision"] = i.mixed_precision;
   m["ss_full_fp16"] = "False";

@@ -5,6 +5,7 @@
 #include "lora/lora_network.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include <fmt/format.h>
@@ -33,68 +34,91 @@ bool is_conv_1x1(const nn::Module& m) {
 
 std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
 
+// The rank and alpha of each kind of module: one pair for every module, or per UNet block.
+struct RankRule {
+  std::int64_t rank = 0, conv_rank = 0;
+  double alpha = 0, conv_alpha = 0;
+  const LoRABlockPlan* plan = nullptr;  // per block when set (UNet only)
+};
+
 // kohya's rule inside a target class: Linear and 1x1 conv get (rank, alpha); larger convs get
-// (conv_rank, conv_alpha) when LoCon is on; anything else is skipped.
-void add_children(const std::string& path, nn::Module& parent, LoRAPart part, const LoRAOptions& o,
-                  std::vector<LoRATarget>* out) {
+// (conv_rank, conv_alpha) when LoCon is on; anything else, or a rank of 0, is skipped. With a
+// block plan the pair is that of the target's block.
+void add_children(const std::string& path, nn::Module& parent, LoRAPart part, const RankRule& rule,
+                  const std::function<int(const std::string&)>& block_of, std::vector<LoRATarget>* out) {
   for (const auto& item : parent.named_modules()) {
     auto& m = *item.value();
+    const bool linear = is_linear(m) || is_conv_1x1(m);
+    if (!linear && !as_conv(m)) continue;
+    const std::string module_path = join(path, item.key());
+    const int block = block_of ? block_of(module_path) : -1;
+    const bool by_block = rule.plan && block >= 0;
     LoRATarget t;
-    if (is_linear(m) || is_conv_1x1(m)) {
-      t.rank = o.rank;
-      t.alpha = o.alpha;
-    } else if (as_conv(m) && o.conv_rank > 0) {
-      t.rank = o.conv_rank;
-      t.alpha = o.conv_alpha;
+    if (linear) {
+      t.rank = by_block ? rule.plan->dims[block] : rule.rank;
+      t.alpha = by_block ? rule.plan->alphas[block] : rule.alpha;
     } else {
-      continue;
+      t.rank = by_block ? rule.plan->conv_dims[block] : rule.conv_rank;
+      t.alpha = by_block ? rule.plan->conv_alphas[block] : rule.conv_alpha;
     }
+    if (t.rank <= 0) continue;
     t.part = part;
-    t.module_path = join(path, item.key());
+    t.module_path = module_path;
+    t.block = block;
     t.base = item.value();
     out->push_back(std::move(t));
   }
 }
 
-void unet_targets(UNet unet, ModelFamily family, const LoRAOptions& o, std::vector<LoRATarget>* out) {
+RankRule rank_rule(const LoRAOptions& o) {
+  RankRule r;
+  r.rank = o.rank;
+  r.alpha = o.alpha;
+  r.conv_rank = o.conv_rank;
+  r.conv_alpha = o.conv_alpha;
+  return r;
+}
+
+// kohya trains SD 1.x / 2.x as a diffusers UNet (diffusers names) and SDXL as its own
+// LDM-named UNet; the kohya name of a UNet module path.
+std::function<std::string(const std::string&)> unet_namer(UNet unet, ModelFamily family) {
+  if (family == ModelFamily::SDXL) return [](const std::string& path) { return kohya_lora_name(LoRAPart::UNet, path); };
+  std::vector<std::string> keys;
+  for (const auto& p : unet->named_parameters()) keys.push_back(p.key());
+  auto table = std::make_shared<NameTable>(unet_name_table(unet_topology_from_ldm(keys)));
+  return [table](const std::string& path) {
+    auto d = table->b_to_a(path + ".weight");
+    if (!d || d->size() < 7) throw Error(fmt::format("LoRA: UNet module {} has no diffusers name (key map)", path));
+    return kohya_lora_name(LoRAPart::UNet, d->substr(0, d->size() - 7));  // drop ".weight"
+  };
+}
+
+void unet_targets(UNet unet, ModelFamily family, const LoRAOptions& o, const LoRABlockPlan* plan,
+                  std::vector<LoRATarget>* out) {
   const std::size_t first = out->size();
+  const auto namer = unet_namer(unet, family);
+  RankRule rule = rank_rule(o);
+  rule.plan = plan;
+  const bool convs = o.conv_rank > 0;
+  auto block_of = [&](const std::string& path) { return unet_block_index(namer(path), family); };
   for (const auto& item : unet->named_modules("", /*include_self=*/false)) {
     auto& m = *item.value();
     bool transformer = dynamic_cast<SpatialTransformerImpl*>(&m) != nullptr;
     bool conv_block = dynamic_cast<ResBlockImpl*>(&m) || dynamic_cast<DownsampleImpl*>(&m) ||
                       dynamic_cast<UpsampleImpl*>(&m);
-    if (transformer || (conv_block && o.conv_rank > 0)) add_children(item.key(), m, LoRAPart::UNet, o, out);
+    if (transformer || (conv_block && convs)) add_children(item.key(), m, LoRAPart::UNet, rule, block_of, out);
   }
-  // kohya trains SD 1.x / 2.x as a diffusers UNet (diffusers names) and SDXL as its own LDM-named UNet.
-  std::unique_ptr<NameTable> table;
-  if (family != ModelFamily::SDXL) {
-    std::vector<std::string> keys;
-    for (const auto& p : unet->named_parameters()) keys.push_back(p.key());
-    table = std::make_unique<NameTable>(unet_name_table(unet_topology_from_ldm(keys)));
-  }
-  for (std::size_t i = first; i < out->size(); ++i) {
-    auto& t = (*out)[i];
-    std::string path = t.module_path;
-    if (table) {
-      auto d = table->b_to_a(path + ".weight");
-      if (!d || d->size() < 7)
-        throw Error(fmt::format("LoRA: UNet module {} has no diffusers name (key map)", path));
-      path = d->substr(0, d->size() - 7);  // drop ".weight"
-    }
-    t.name = kohya_lora_name(LoRAPart::UNet, path);
-  }
+  for (std::size_t i = first; i < out->size(); ++i) (*out)[i].name = namer((*out)[i].module_path);
 }
 
 void text_encoder_targets(const CLIPTextModel& te, LoRAPart part, const LoRAOptions& o,
                           std::vector<LoRATarget>* out) {
   const std::size_t first = out->size();
+  RankRule linear_only = rank_rule(o);
+  linear_only.conv_rank = 0;
   for (const auto& item : te->named_modules("", /*include_self=*/false)) {
     auto& m = *item.value();
-    if (dynamic_cast<CLIPEncoderLayerImpl*>(&m)) {
-      LoRAOptions linear_only = o;
-      linear_only.conv_rank = 0;
-      add_children(item.key(), m, part, linear_only, out);
-    }
+    if (dynamic_cast<CLIPEncoderLayerImpl*>(&m)) add_children(item.key(), m, part, linear_only, nullptr, out);
   }
   for (std::size_t i = first; i < out->size(); ++i) (*out)[i].name = kohya_lora_name(part, (*out)[i].module_path);
 }
@@ -119,12 +143,17 @@ std::string kohya_lora_name(LoRAPart part, const std::string& kohya_path) {
   return name;
 }
 
+LoRABlockPlan lora_block_plan(ModelFamily family, const LoRAOptions& o) {
+  return resolve_block_plan(o.blocks, family, o.rank, o.alpha, o.conv_rank, o.conv_alpha);
+}
+
 std::vector<LoRATarget> lora_targets(UNet unet, const std::vector<CLIPTextModel>& text_encoders,
                                      ModelFamily family, const LoRAOptions& options) {
   std::vector<LoRATarget> out;
   if (options.unet) {
     if (!unet) throw Error("LoRA: the UNet is to be adapted but no UNet was given");
-    unet_targets(unet, family, options, &out);
+    const LoRABlockPlan plan = lora_block_plan(family, options);
+    unet_targets(unet, family, options, options.blocks.any() ? &plan : nullptr, &out);
   }
   if (options.text_encoders) {
     if (text_encoders.empty() || text_encoders.size() > 2)
@@ -165,6 +194,7 @@ ModuleSpec spec_for(const LoRAOptions& o, const LoRATarget& t) {
 LoRANetworkImpl::LoRANetworkImpl(UNet unet, std::vector<CLIPTextModel> text_encoders,
                                  ModelFamily family, LoRAOptions options)
     : family_(family), options_(options), unet_(unet), text_encoders_(std::move(text_encoders)) {
+  block_plan_ = lora_block_plan(family_, options_);
   targets_ = lora_targets(unet_, text_encoders_, family_, options_);
   for (auto& t : targets_) t.spec = spec_for(options_, t);
   build_modules();
@@ -246,7 +276,7 @@ LoRANetworkImpl::LoRANetworkImpl(UNet unet, std::vector<CLIPTextModel> text_enco
 LoRANetworkImpl::~LoRANetworkImpl() { detach_all(); }
 
 void LoRANetworkImpl::detach_all() {
-  for (auto* m : attached_) detach_adapter(*m);
+  for (auto* m : attached_) detach_adapter(*m, this);
   attached_.clear();
 }
 
@@ -270,6 +300,14 @@ std::vector<torch::Tensor> LoRANetworkImpl::text_encoder_parameters() const {
   for (const auto& t : targets_)
     if (t.part != LoRAPart::UNet)
       for (auto& p : t.module->parameters()) out.push_back(p);
+  return out;
+}
+
+std::map<int, std::vector<torch::Tensor>> LoRANetworkImpl::unet_parameters_by_block() const {
+  std::map<int, std::vector<torch::Tensor>> out;
+  for (const auto& t : targets_)
+    if (t.part == LoRAPart::UNet)
+      for (auto& p : t.module->parameters()) out[t.block].push_back(p);
   return out;
 }
 

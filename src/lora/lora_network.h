@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "lora/lora_blocks.h"
 #include "lora/network_module.h"
 #include "lora/network_type.h"
 #include "models/clip_text.h"
@@ -52,6 +53,9 @@ struct LoRAOptions {
   double multiplier = 1.0;
   bool unet = true;             // adapt the UNet
   bool text_encoders = false;   // adapt the text encoder(s)
+  // Per-UNet-block ranks, alphas and lr weights (lora_blocks.h); a block with rank 0 or lr
+  // weight 0 gets no modules. Resolved against the family when targets are chosen.
+  LoRABlockSettings blocks;
 };
 
 // Reference: kohya-ss networks/lora.py LoRAModule. lora_down: Linear(in, r) or Conv2d(in, r,
@@ -82,6 +86,7 @@ struct LoRATarget {
   std::shared_ptr<torch::nn::Module> base;  // the adapted Linear / Conv2d
   std::int64_t rank = 0;    // rank / conv_rank chosen for it
   double alpha = 0;
+  int block = -1;           // kohya's UNet block index (lora_blocks.h); -1 for text encoders
   ModuleSpec spec;          // the module's type and shape (rank and alpha above are its own)
   std::shared_ptr<NetworkModuleImpl> module;  // set once a network builds it
 };
@@ -91,6 +96,10 @@ struct LoRATarget {
 // Throws lathe::Error when a UNet path has no diffusers name.
 std::vector<LoRATarget> lora_targets(UNet unet, const std::vector<CLIPTextModel>& text_encoders,
                                      ModelFamily family, const LoRAOptions& options);
+
+// The per-block plan of `options.blocks` for `family` (every block at rank / alpha when no
+// block key is set). Throws lathe::Error naming the network.* key (lora_blocks.h).
+LoRABlockPlan lora_block_plan(ModelFamily family, const LoRAOptions& options);
 
 // prefix + "_" + path with '.' -> '_' (kohya: "lora_unet" + "down_blocks.0.attentions.0...").
 std::string kohya_lora_name(LoRAPart part, const std::string& kohya_path);
@@ -109,7 +118,6 @@ struct LoRANetworkImpl : torch::nn::Module {
   // these models or does not fit its base.
   LoRANetworkImpl(UNet unet, std::vector<CLIPTextModel> text_encoders, ModelFamily family,
                   const std::filesystem::path& file, double multiplier = 1.0);
-
   ~LoRANetworkImpl() override;
 
   const std::vector<LoRATarget>& targets() const { return targets_; }
@@ -118,6 +126,10 @@ struct LoRANetworkImpl : torch::nn::Module {
   // groups for unet_lr / text_encoder_lr).
   std::vector<torch::Tensor> unet_parameters() const;
   std::vector<torch::Tensor> text_encoder_parameters() const;
+  // The UNet's trainable tensors per kohya block index, for one param group per block when
+  // the profile sets lr weights (the plan's lr_weights give each group's factor).
+  std::map<int, std::vector<torch::Tensor>> unet_parameters_by_block() const;
+  const LoRABlockPlan& block_plan() const { return block_plan_; }
 
   void set_multiplier(double m);  // every module (inference strength; 1 while training)
   // train(bool) (inherited) switches dropout / rank dropout / module dropout on and off.
@@ -148,6 +160,7 @@ struct LoRANetworkImpl : torch::nn::Module {
   UNet unet_{nullptr};
   std::vector<CLIPTextModel> text_encoders_;
   std::vector<LoRATarget> targets_;
+  LoRABlockPlan block_plan_;
   std::vector<const torch::nn::Module*> attached_;
 };
 TORCH_MODULE(LoRANetwork);

@@ -17,6 +17,7 @@
 
 #include "dataset/bucket_plan.h"
 #include "dataset/profile_concepts.h"
+#include "lora/lora_blocks.h"
 #include "models/model_family.h"
 #include "diffusion/losses.h"
 #include "train/optim/lr_schedule.h"
@@ -99,6 +100,9 @@ struct NetworkConfig {
   bool decompose_both = false;  // LoKr: the small factor w1 a rank product too
   bool train_unet = true;
   bool train_text_encoder = true;  // kohya trains both unless --network_train_unet_only
+  // block_dims, block_alphas, conv_block_dims, conv_block_alphas, down/mid/up_lr_weight,
+  // block_lr_zero_threshold (kohya's network_args); checked against the family once known.
+  LoRABlockSettings blocks;
 };
 
 struct LoRAOptions;  // lora/lora_network.h

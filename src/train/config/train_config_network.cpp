@@ -2,6 +2,7 @@
 // train_text_encoder) mapped onto the LoRA network's construction options.
 #include "lora/lora_network.h"
 #include "train/config/train_config.h"
+#include "train/config/train_config_blocks.h"
 
 namespace lathe {
 
@@ -21,7 +22,12 @@ LoRAOptions to_lora_options(const NetworkConfig& n) {
   o.module_dropout = n.module_dropout;
   o.unet = n.train_unet;
   o.text_encoders = n.train_text_encoder;
+  o.blocks = n.blocks;
   return o;
+}
+
+LoRABlockPlan network_block_plan(const NetworkConfig& network, ModelFamily family) {
+  return lora_block_plan(family, to_lora_options(network));
 }
 
 }  // namespace lathe

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "io/profile.h"
 #include "train/config/train_config.h"
+#include "train/config/train_config_blocks.h"
 #include "train/config/train_config_keys.h"
 #include "train/config/train_config_sample.h"
 
@@ -274,7 +275,7 @@ NetworkConfig read_network(const ProfileTable& t) {
     if (n.dropout > 0) t.fail("dropout", "applies to lora / locon only; use rank_dropout or module_dropout");
   }
   read_network_type_keys(t, &n);
-
+  n.blocks = read_network_blocks(t, n.conv_dim > 0);
   n.train_unet = read_bool(t, "train_unet", n.train_unet);
   n.train_text_encoder = read_bool(t, "train_text_encoder", n.train_text_encoder);
   if (!n.train_unet && !n.train_text_encoder)
@@ -571,6 +572,16 @@ void cross_check(const TrainConfig& c, const Sections& s, ProfileCheck& out) {
   }
 
   std::optional<ModelFamily> family = c.model.family ? c.model.family : c.model.tiny_random_family();
+  if (family && c.network.blocks.any()) {
+    try {
+      network_block_plan(c.network, *family);
+    } catch (const Error& e) {
+      // "network.block_dims: has 3 values; ..." -> located at that key.
+      const std::string msg = e.what();
+      const auto colon = msg.find(": ");
+      error("network", msg.substr(8, colon - 8), msg.substr(colon + 2));
+    }
+  }
   std::optional<Prediction> pred = c.model.prediction;
   int side = std::max(c.training.width, c.training.height);
   if (family == ModelFamily::SD2 && side >= 768 && pred == Prediction::Epsilon)

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "train/config/train_config.h"
+#include "train/config/train_config_blocks.h"
 #include "train/config/train_config_keys.h"
 #include "train/config/train_config_sample.h"
 
@@ -123,6 +124,7 @@ void add_network(Entries& e, const NetworkConfig& n) {
   }
   e.flag("train_unet", n.train_unet);
   e.flag("train_text_encoder", n.train_text_encoder);
+  for (const auto& [key, toml] : network_block_entries(n.blocks)) e.add(key, toml);  // only when set
 }
 
 void add_optimizer(Entries& e, const OptimizerSettings& o) {

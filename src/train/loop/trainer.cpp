@@ -22,6 +22,7 @@
 #include "train/optim/gradients.h"
 #include "train/optim/loss_scaler.h"
 #include "train/data/latent_cache.h"
+#include "train/loop/lora_param_groups.h"
 #include "train/loop/lora_saving.h"
 #include "train/loop/sampling_state_guard.h"
 #include "train/loop/training_samples.h"
@@ -107,6 +108,7 @@ struct Trainer::State {
   std::optional<fs::path> last_checkpoint;  // relative to run_dir
   std::int64_t last_checkpoint_step = 0;
   fs::path final_file;
+  double lr_report_factor = 1.0;
   // Samples ([sample]): the expanded prompts (empty when sampling is off) and the base model's
   // name and hash for the images' parameters.
   std::vector<PlannedSample> samples;
@@ -136,7 +138,7 @@ struct Trainer::State {
     p.total_epochs = total_epochs;
     p.batch_in_epoch = pos.batch;
     p.batches_per_epoch = batches_per_epoch;
-    p.lr = optimizer ? optimizer->groups().front().lr : 0.0;
+    p.lr = optimizer ? optimizer->groups().front().lr * lr_report_factor : 0.0;
     return p;
   }
   void emit(const TrainProgress& p) const {
@@ -175,9 +177,9 @@ struct Trainer::State {
     torch::manual_seed(config.training.seed);  // LoRA's kaiming init draws from the global generator
     network = LoRANetwork(model.unet, model.text_encoders, model.family, to_lora_options(config.network));
     network->train();
-    std::vector<ParamGroup> groups;
-    if (auto p = network->unet_parameters(); !p.empty())
-      groups.push_back(make_param_group("unet", p, config.optimizer.effective_unet_lr()));
+    std::vector<ParamGroup> groups = unet_param_groups(*network, config.optimizer.effective_unet_lr());
+    // The progress line's lr is the UNet's: the first group's lr over its block weight.
+    if (!groups.empty()) lr_report_factor = config.optimizer.effective_unet_lr() / groups.front().base_lr;
     if (auto p = network->text_encoder_parameters(); !p.empty()) {
       groups.push_back(make_param_group("text_encoder", p, config.optimizer.effective_text_encoder_lr()));
       train_text_encoder = true;
