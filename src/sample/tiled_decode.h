@@ -25,7 +25,8 @@ struct TileOptions {
   std::int64_t overlap = 16;  // halo on each shared side, latent pixels (cross-faded over 2x this)
   // Passes over the tiles that only measure the GroupNorms' whole-image statistics before the
   // pass that decodes with them (0: each tile normalises over itself). Each costs one more
-  // upsampling path; the second brings the result closer still (see the tests).
+  // upsampling path. A second pass is not reliably better: on the tests' random-weight VAE it
+  // helped on one tile layout and doubled the error on another.
   int statistics_passes = 1;
 };
 
