@@ -113,8 +113,9 @@ InferenceSchedule euler_schedule(const NoiseSchedule& schedule, const SamplerCon
   out.sigmas = sigmas_at(training_sigmas(schedule), timesteps);
   // Leading spacing starts below T-1, so diffusers scales the first noise to the whole variance
   // sqrt(sigma_max^2 + 1) of x = x0 + sigma * noise (linspace/trailing would use sigma_max).
+  // In float32, as diffusers computes it from its float32 sigmas.
   const float sigma_max = out.sigmas.max().item<float>();
-  out.init_noise_sigma = std::sqrt(static_cast<double>(sigma_max) * sigma_max + 1.0);
+  out.init_noise_sigma = std::sqrt(sigma_max * sigma_max + 1.0f);
   return out;
 }
 
