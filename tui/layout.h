@@ -45,11 +45,29 @@ struct SplitLayout {
 // `bottom_share` of the body height (at least `min_bottom` rows) goes to the bottom box.
 SplitLayout split_rows(const Rect& body, double bottom_share, int min_bottom);
 
-// Run page: status line, loss chart, epoch table.
+// Run page: status line, loss chart, epoch table; with `samples`, the newest sample images
+// take the right part of the chart's rows.
 struct RunPageLayout {
   Rect status, chart, table;
+  Rect samples;  // empty without samples
 };
-RunPageLayout run_page_layout(const Rect& body);
+RunPageLayout run_page_layout(const Rect& body, bool samples = false);
+
+// Samples view: a header line, then a grid of sample images, one row per sampling point
+// (epoch) with its label on the left, one column per prompt with its label on top. As many
+// rows and columns as fit at the minimum cell size are visible; the screen scrolls them.
+struct SamplesGridLayout {
+  Rect header;             // cursor position, prompt and file
+  Rect column_labels;      // above the cells, right of the row labels
+  int label_w = 0;         // row labels' width, left of the cells
+  int visible_rows = 0, visible_columns = 0;
+  int cell_w = 0, cell_h = 0;
+  Rect cells;              // the area the visible cells tile
+  Rect cell(int row, int column) const;       // visible row/column, 0-based
+  Rect row_label(int row) const;
+};
+constexpr int kSampleCellMinW = 20, kSampleCellMinH = 7;
+SamplesGridLayout samples_grid_layout(const Rect& body, int rows, int columns);
 
 // A dialog of the wanted size, centred and clipped to `area` (keeping a one-cell margin).
 Rect centered_rect(const Rect& area, int want_w, int want_h);

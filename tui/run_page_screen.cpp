@@ -13,20 +13,22 @@
 #include "tui/confirm_dialog.h"
 #include "tui/line_chart.h"
 #include "tui/runs_screen.h"
+#include "tui/samples_screen.h"
 
 namespace lathe::tui {
 
 namespace {
-enum Action { kPause = 100, kResume, kStop, kSave };
+enum Action { kPause = 100, kResume, kStop, kSave, kSamples };
 
 std::string loss_text(double v) {
   return std::isfinite(v) ? fmt::format("{:.4f}", v) : "-";
 }
 }  // namespace
 
-RunPageScreen::RunPageScreen(RunPaths run) {
+RunPageScreen::RunPageScreen(RunPaths run) : samples_(run.dir) {
   snap_.paths = std::move(run);
   snap_.refresh();
+  samples_.refresh();
 }
 
 const BindingTable& RunPageScreen::binding_table() {
@@ -37,6 +39,7 @@ const BindingTable& RunPageScreen::binding_table() {
         {{'r'}, "r", "resume", kResume},
         {{'s'}, "s", "stop (asks)", kStop},
         {{'S'}, "S", "save now", kSave},
+        {{'i'}, "i", "sample images", kSamples},
     };
     b.insert(b.end(), own.begin(), own.end());
     return b;
@@ -45,7 +48,7 @@ const BindingTable& RunPageScreen::binding_table() {
 }
 
 void RunPageScreen::draw(Canvas& c, const Rect& body) {
-  RunPageLayout l = run_page_layout(body);
+  RunPageLayout l = run_page_layout(body, !samples_.table().empty());
   const RunStatus& s = snap_.status;
   int x = l.status.x + 1;
   x += c.text(l.status.y, x, run_state_name(snap_.state), run_state_role(snap_.state));
@@ -64,6 +67,7 @@ void RunPageScreen::draw(Canvas& c, const Rect& body) {
                                         : Role::Info;
   c.text(l.status.y + 1, l.status.x + 1, second, second_role, l.status.w - 2);
   draw_chart(c, l.chart);
+  if (!l.samples.empty()) draw_samples(c, l.samples);
   Rect table = l.table;
   if (table.h >= 8) {  // two rows of the table area for the block bars
     table.h -= 2;
@@ -100,6 +104,19 @@ void RunPageScreen::draw_blocks(Canvas& c, const Rect& r) {
   int x = r.x + 2;
   for (const BarPiece& p : block_bar_line(blocks_, c.glyphs().unicode))
     if (x < r.right()) x += c.text(r.y + 1, x, p.text, p.role, r.right() - x);
+}
+
+// The newest row of samples, side by side (as many as fit at 12 columns each).
+void RunPageScreen::draw_samples(Canvas& c, const Rect& r) {
+  const SampleTable& table = samples_.table();
+  c.heading(Rect{r.y, r.x, 1, r.w}, "Samples, " + sample_row_label(table.rows.back()) + " (i: all)", false);
+  std::vector<SampleFile> newest = newest_samples(table);
+  const int shown = std::min<int>(static_cast<int>(newest.size()), std::max(1, r.w / 12));
+  sample_previews_.resize(static_cast<std::size_t>(shown));
+  const int w = (r.w - 2) / std::max(1, shown);  // a column of margin either side
+  for (int i = 0; i < shown; ++i)
+    sample_previews_[static_cast<std::size_t>(i)].draw(
+        c, Rect{r.y + 1, r.x + 1 + i * w, r.h - 1, w - 1}, newest[static_cast<std::size_t>(i)].path);
 }
 
 void RunPageScreen::draw_chart(Canvas& c, const Rect& r) {
@@ -200,6 +217,7 @@ Reaction RunPageScreen::on_action(int action) {
             fmt::format("Stop {}?", snap_.paths.run_id()),
             "The trainer saves a checkpoint and ends; 'lathe train --resume' continues it."},
         "Stop", [this] { return send(kStop); }));
+  if (action == kSamples) return Reaction::open(std::make_unique<SamplesScreen>(snap_.paths));
   if (action >= kPause && action <= kSave) return send(action);
   return {};
 }

@@ -15,6 +15,7 @@
 #include "tui/message_dialog.h"
 #include "tui/prompt_dialog.h"
 #include "tui/run_page_screen.h"
+#include "tui/samples_screen.h"
 #include "tui/runs_screen.h"
 #include "tui/tags_screen.h"
 #include "tui/workspace.h"
@@ -73,6 +74,7 @@ std::string key_list_text() {
   append_table(out, "Buckets", BucketsScreen::binding_table());
   append_table(out, "Runs", RunsScreen::binding_table());
   append_table(out, "Run page", RunPageScreen::binding_table());
+  append_table(out, "Samples", SamplesScreen::binding_table());
   append_table(out, "Launch", LaunchScreen::binding_table());
   append_table(out, "Confirmation dialog", ConfirmDialog::binding_table());
   append_table(out, "Text prompt", PromptDialog::binding_table());

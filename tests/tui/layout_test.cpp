@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 namespace lathe::tui {
 namespace {
 
@@ -72,6 +75,51 @@ TEST(Layout, RunPageAndSplitsSweep) {
         EXPECT_EQ(s.top.h + s.bottom.h, body.h);
       }
     }
+}
+
+TEST(Layout, RunPageWithSamplesSweep) {
+  for (int w = kMinCols; w <= 320; w += 11)
+    for (int h = kMinRows; h <= 120; h += 7) {
+      Rect body = frame_layout(w, h).body;
+      RunPageLayout r = run_page_layout(body, true);
+      expect_inside(body, r.chart, "chart", w, h);
+      expect_inside(body, r.samples, "samples", w, h);
+      EXPECT_FALSE(r.chart.overlaps(r.samples));
+      EXPECT_FALSE(r.samples.overlaps(r.table));
+      EXPECT_GE(r.chart.w, 50) << "chart too narrow at " << w << "x" << h;
+      EXPECT_GE(r.samples.w, 24);
+      EXPECT_EQ(r.chart.w + r.samples.w, body.w);
+      EXPECT_TRUE(run_page_layout(body, false).samples.empty());
+    }
+}
+
+TEST(Layout, SamplesGridSweep) {
+  for (int w = kMinCols; w <= 320; w += 11)
+    for (int h = kMinRows; h <= 120; h += 7)
+      for (auto [rows, cols] : std::vector<std::pair<int, int>>{{1, 1}, {3, 2}, {40, 12}}) {
+        Rect body = frame_layout(w, h).body;
+        SamplesGridLayout g = samples_grid_layout(body, rows, cols);
+        expect_inside(body, g.header, "header", w, h);
+        expect_inside(body, g.column_labels, "column labels", w, h);
+        expect_inside(body, g.cells, "cells", w, h);
+        EXPECT_FALSE(g.header.overlaps(g.cells));
+        EXPECT_FALSE(g.column_labels.overlaps(g.cells));
+        EXPECT_GE(g.visible_rows, 1);
+        EXPECT_LE(g.visible_rows, rows);
+        EXPECT_LE(g.visible_columns, cols);
+        EXPECT_GE(g.cell_w, kSampleCellMinW) << w << "x" << h;
+        EXPECT_GE(g.cell_h, kSampleCellMinH) << w << "x" << h;
+        for (int r = 0; r < g.visible_rows; ++r) {
+          expect_inside(body, g.row_label(r), "row label", w, h);
+          EXPECT_FALSE(g.row_label(r).overlaps(g.cells));
+          for (int c = 0; c < g.visible_columns; ++c) EXPECT_TRUE(g.cells.contains(g.cell(r, c)));
+        }
+        // A big terminal shows more of a big table.
+        if (w >= 200 && h >= 60 && rows >= 3) {
+          EXPECT_GE(g.visible_rows, 3);
+          EXPECT_GE(g.visible_columns, std::min(cols, 3));
+        }
+      }
 }
 
 TEST(Layout, DialogsAreCentredAndClipped) {
