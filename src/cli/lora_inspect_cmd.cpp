@@ -97,7 +97,9 @@ void print_text(const std::string& path, const LoRAFileInfo& info, bool keys, co
   std::cout << fmt::format("  modules   {} ({})\n", info.modules.size(), parts);
   std::cout << fmt::format("  network   {}\n", histogram(info.modules, network_type_label));
   std::cout << fmt::format("  types     {}\n", histogram(info.modules, [](const LoRAModuleInfo& m) {
-                             return m.conv ? fmt::format("conv {}x{}", m.kernel, m.kernel) : std::string("linear");
+                             if (m.conv) return fmt::format("conv {}x{}", m.kernel, m.kernel);
+                             // LoHa / LoKr factors keep a conv's kernel flattened: the keys cannot tell.
+                             return std::string(m.algo == "lora" ? "linear" : "2-D factors (linear or flattened conv)");
                            }));
   std::cout << fmt::format("  ranks     {}\n", histogram(info.modules, [](const LoRAModuleInfo& m) { return std::to_string(m.rank); }));
   std::cout << fmt::format("  alphas    {}\n", histogram(info.modules, alpha_text));
