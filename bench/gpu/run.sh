@@ -7,7 +7,9 @@
 #   gradient checkpointing,
 # for Lathe and for the diffusers + PEFT reference (bench/reference/diffusers_lora_step.py) on
 # the same GPU, and writes results.jsonl and summary.md (seconds per step, it/s, peak GPU memory,
-# the ratios the targets are about) into $OUT (or bench/out/gpu).
+# the ratios the targets are about) into $OUT (or bench/out/gpu); then sampling it/s and seconds per
+# image of SD 1.5 at 512 px (20 Euler steps, CFG, fp16) for Lathe (bench/gpu/sample_gpu) and
+# diffusers' pipeline loop (bench/reference/sample_reference.py), into samples.jsonl and the summary.
 #
 #   bench/gpu/prepare.sh            on the build machine first: header-only deps + reference wheels
 #   bench/gpu/run.sh                on the GPU machine (carry bench/gpu/third_party and bench/gpu/wheels)
@@ -40,8 +42,8 @@ t0=$SECONDS
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLATHE_TRAINING_CORE_ONLY=ON \
   -DLATHE_TORCH_DIR="$prefix" "${cuda_args[@]}" >"$out/configure.log" 2>&1 ||
   { tail -30 "$out/configure.log"; exit 1; }
-cmake --build "$build" --target train_step_gpu >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
-echo "run.sh: built $build/train_step_gpu in $((SECONDS - t0)) s" >&2
+cmake --build "$build" --target train_step_gpu sample_gpu >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+echo "run.sh: built $build/train_step_gpu and $build/sample_gpu in $((SECONDS - t0)) s" >&2
 
 # The reference: diffusers + peft importable, or installable offline from bench/gpu/wheels.
 reference=1
@@ -91,7 +93,33 @@ for c in "${cases[@]}"; do
   done
 done
 
-"$py" "$here/summarize.py" "$results" >"$out/summary.md"
+# Sampling: one SD 1.5 512 px image, 20 Euler steps with classifier-free guidance, VAE decode
+# (bench/gpu/sample_gpu against bench/reference/sample_reference.py, diffusers' pipeline loop).
+samples="$out/samples.jsonl"
+: >"$samples"
+if [[ $dry == 1 ]]; then
+  sample_args=(--device cpu --tiny --steps 3 --images 1 --threads 1 --dtype fp32)
+else
+  sample_args=(--device cuda --steps 20 --images 5 --dtype fp16)
+fi
+run_sample() {  # implementation
+  local impl=$1 line
+  if [[ $impl == lathe ]]; then
+    line="$("$build/sample_gpu" "${sample_args[@]}" 2>>"$out/stderr.log" | tail -1)" || line=""
+  else
+    line="$("$py" "$root/bench/reference/sample_reference.py" "${sample_args[@]}" 2>>"$out/stderr.log" | tail -1)" || line=""
+  fi
+  if [[ -z "$line" ]]; then
+    echo "run.sh: $impl sampling failed (see $out/stderr.log)" >&2
+    return 1
+  fi
+  echo "$line" >>"$samples"
+  echo "run.sh: $impl sampling: $(echo "$line" | "$py" -c 'import json, sys; r = json.load(sys.stdin); print("%.3f s/image, %.2f it/s" % (r["s_per_image"], r["it_per_s"]))')" >&2
+}
+run_sample lathe || status=1
+[[ $reference == 1 ]] && { run_sample reference || status=1; }
+
+"$py" "$here/summarize.py" "$results" "$samples" >"$out/summary.md"
 cat "$out/summary.md"
 echo "run.sh: results in $results, summary in $out/summary.md ($((SECONDS - t0)) s in all)" >&2
 exit $status

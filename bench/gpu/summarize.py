@@ -1,6 +1,7 @@
 """Turns bench/gpu/run.sh's results.jsonl into a Markdown table: per case Lathe's and the
 reference's seconds per step, it/s and peak memory, and the ratios the targets are about
-(SD 1.5: Lathe's it/s over the reference's; SDXL: Lathe's peak GPU memory over the reference's)."""
+(SD 1.5: Lathe's it/s over the reference's; SDXL: Lathe's peak GPU memory over the reference's);
+with a second file (run.sh's samples.jsonl), a table of sampling it/s and seconds per image."""
 import json
 import sys
 
@@ -40,3 +41,29 @@ for (model, res, batch, ckpt), case in sorted(rows.items()):
              number(speed, "{:.2f}"), number(lathe and memory(lathe), "{:.0f}"),
              number(ref and memory(ref), "{:.0f}"), number(mem_ratio, "{:.2f}")]
     print("| " + " | ".join(cells) + " |")
+
+
+def sampling_table(path):
+    runs = {}
+    for line in open(path):
+        if line.strip():
+            r = json.loads(line)
+            runs[r["impl"]] = r
+    if not runs:
+        return
+    r0 = next(iter(runs.values()))
+    print(f"\nSampling: SD 1.5 {r0['resolution']} px, {r0['steps']} Euler steps, CFG {r0['cfg']}, {r0['dtype']}, "
+          f"VAE decode included\n")
+    print(f"| implementation | it/s (steps) | s/image | decode s | {mem_name} |")
+    print("|---|---|---|---|---|")
+    for impl in ("lathe", "diffusers"):
+        r = runs.get(impl)
+        if r:
+            print(f"| {impl} | {r['it_per_s']:.2f} | {r['s_per_image']:.3f} | {r['decode_s']:.3f} | "
+                  f"{number(memory(r), '{:.0f}')} |")
+    if "lathe" in runs and "diffusers" in runs:
+        print(f"\nLathe's it/s / diffusers': {runs['lathe']['it_per_s'] / runs['diffusers']['it_per_s']:.2f}")
+
+
+if len(sys.argv) > 2:
+    sampling_table(sys.argv[2])
