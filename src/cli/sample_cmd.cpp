@@ -18,6 +18,7 @@
 #include "cli/command.h"
 #include "common/error.h"
 #include "common/interrupted.h"
+#include "cli/sample_grid.h"
 #include "sample/sample_job.h"
 
 namespace lathe::cli {
@@ -62,7 +63,11 @@ CommandSpec sample_spec() {
       "--l guidance, --d seed, --ss sampler; # comments), or a .toml file ([[prompt]] tables or kohya's\n"
       "[prompt] + [[prompt.subset]]). An --out folder named like a kohya concept (reg/1_woman) gets a .txt\n"
       "caption per image, as for regularisation images (--caption does so anywhere).\n"
-      "Samplers: ddim, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, ddpm. Ctrl-C stops after the current step.";
+      "Samplers: ddim, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, ddpm. Ctrl-C stops after the current step.\n"
+      "--grid RUN (a run folder or id under ./runs, in MODEL's place): one PNG, epochs x prompts: a row per\n"
+      "epoch file of the run (labelled with its loss), a column per prompt (--prompt/--prompts, else the\n"
+      "run's [sample] prompts and seeds), the same seed down each column, on the run's base model;\n"
+      "--out FILE.png (default <run-id>-grid.png).";
   s.options = {
       {"prompt", "TEXT", "the prompt"},
       {"prompts", "FILE", "prompts file (text with kohya's inline options, or .toml)"},
@@ -80,6 +85,7 @@ CommandSpec sample_spec() {
       {"device", "NAME", "auto (default), cpu, cuda, cuda:N"},
       {"dtype", "NAME", "compute dtype: auto (default: bf16 where the device runs it), fp32, bf16, fp16"},
   };
+  for (Option& o : sample_grid_options()) s.options.push_back(std::move(o));
   s.min_positionals = 1;
   s.max_positionals = 1;
   return s;
@@ -89,7 +95,10 @@ CommandSpec sample_spec() {
 SampleJob sample_job_from_args(const Args& args) {
   SampleJob job;
   job.model = args.positional(0);
-  if (args.has("prompt") == args.has("prompts"))
+  // --grid takes the run's [sample] prompts when neither is given.
+  if (args.has("prompt") && args.has("prompts"))
+    throw UsageError("sample: give either --prompt TEXT or --prompts FILE");
+  if (!args.has("prompt") && !args.has("prompts") && !args.has("grid"))
     throw UsageError("sample: give either --prompt TEXT or --prompts FILE");
   if (auto p = args.value("prompt")) job.prompts.push_back(parse_prompt_line(*p, "--prompt"));
   if (auto f = args.value("prompts")) job.prompts = read_prompt_file(*f);
@@ -119,7 +128,7 @@ SampleJob sample_job_from_args(const Args& args) {
 
 int run_sample(const Args& args) {
   SampleJob job = sample_job_from_args(args);
-  if (!args.has("seed")) std::cerr << fmt::format("seed {} (random; --seed {} repeats it)\n", job.defaults.seed, job.defaults.seed);
+  if (!args.has("seed") && !args.has("grid")) std::cerr << fmt::format("seed {} (random; --seed {} repeats it)\n", job.defaults.seed, job.defaults.seed);
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   std::chrono::steady_clock::time_point first_step;
   bool started = false;
@@ -133,17 +142,21 @@ int run_sample(const Args& args) {
     }
     return !g_stop.load();
   };
+  int written_images = 0;
   callbacks.on_image = [&](const std::filesystem::path& path, double seconds) {
+    ++written_images;
     if (tty) std::cerr << "\r\x1b[K";
     std::cout << fmt::format("wrote {} ({:.1f} s)\n", path.string(), seconds) << std::flush;
   };
   StopOnCtrlC stop_on_ctrl_c;
   try {
+    if (args.has("grid")) return run_sample_grid(args, job, callbacks);
     auto written = run_sample_job(job, callbacks);
     std::cerr << fmt::format("{} image{} in {}\n", written.size(), written.size() == 1 ? "" : "s", job.out_dir.string());
   } catch (const Interrupted&) {
     if (tty) std::cerr << "\r\x1b[K";
-    std::cerr << "stopped (Ctrl-C): the images listed above are complete; the one in progress was not written\n";
+    std::cerr << fmt::format("stopped (Ctrl-C): {} complete image{} written; the one in progress was not\n",
+                             written_images, written_images == 1 ? "" : "s");
     return 130;
   }
   return kExitOk;

@@ -20,9 +20,8 @@
 #include "train/model/precision.h"
 
 namespace lathe {
-namespace {
 
-int64_t native_side(const BaseModel& model) {
+int64_t native_image_side(const BaseModel& model) {
   if (model.family == ModelFamily::SDXL) return 1024;
   if (model.family == ModelFamily::SD2 && model.prediction == Prediction::VPrediction) return 768;
   return 512;
@@ -30,7 +29,7 @@ int64_t native_side(const BaseModel& model) {
 
 // The compute dtype `name` names on `device` ("auto": bf16 where the device runs it, else fp16
 // on CUDA; see precision.h).
-WeightDType compute_dtype(const std::string& name, const torch::Device& device) {
+WeightDType sample_compute_dtype(const std::string& name, const torch::Device& device) {
   std::optional<WeightDType> chosen;
   if (name == "fp32") chosen = WeightDType::FP32;
   else if (name == "bf16") chosen = WeightDType::BF16;
@@ -39,7 +38,7 @@ WeightDType compute_dtype(const std::string& name, const torch::Device& device) 
   return resolve_precision(chosen, MixedPrecision::No, device, describe_device(device)).weights;
 }
 
-BaseModel load_model(const SampleJob& job, const torch::Device& device, WeightDType dtype) {
+BaseModel load_sample_model(const SampleJob& job, const torch::Device& device, WeightDType dtype) {
   ModelConfig config;
   config.path = job.model;
   if (!config.is_tiny_random()) {
@@ -60,6 +59,8 @@ BaseModel load_model(const SampleJob& job, const torch::Device& device, WeightDT
   }
   return model;
 }
+
+namespace {
 
 std::string hash_note(const std::string& hash) { return hash.empty() ? "" : fmt::format(" [{}]", hash); }
 
@@ -148,9 +149,9 @@ std::vector<std::filesystem::path> run_sample_job(const SampleJob& job, const Sa
       throw Error(fmt::format("--lora {}: no such file", l.path.string()));
   }
   const torch::Device device = resolve_device(job.device);
-  const WeightDType dtype = compute_dtype(job.dtype, device);
-  BaseModel model = load_model(job, device, dtype);
-  const std::vector<ImageRequest> requests = expand_requests(job, native_side(model));
+  const WeightDType dtype = sample_compute_dtype(job.dtype, device);
+  BaseModel model = load_sample_model(job, device, dtype);
+  const std::vector<ImageRequest> requests = expand_requests(job, native_image_side(model));
 
   // Every LoRA through the network training uses; several stack on one module (module_adapter.h).
   std::vector<LoRANetwork> networks;

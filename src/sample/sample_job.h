@@ -19,6 +19,9 @@
 
 namespace lathe {
 
+struct BaseModel;
+enum class WeightDType;
+
 struct LoRAChoice {
   std::filesystem::path path;
   double scale = 1.0;
@@ -44,6 +47,15 @@ struct SampleJob {
   std::string device = "auto";     // as training.device
   std::string dtype = "auto";      // compute dtype: auto (bf16 where it runs), fp32, bf16, fp16
 };
+
+// The model, its dtype and its native image side, as run_sample_job and the epoch grid
+// (epoch_grid.h) load them: the job's model (file, folder or tiny-random) on `device` with the
+// UNet and text encoders in `dtype` (the VAE stays fp32). Throws lathe::Error naming the model.
+BaseModel load_sample_model(const SampleJob& job, const torch::Device& device, WeightDType dtype);
+// --dtype: "auto" (bf16 where the device runs it, else fp16 on CUDA), fp32, bf16 or fp16.
+WeightDType sample_compute_dtype(const std::string& name, const torch::Device& device);
+// SD 1.x 512, SD 2.x v-prediction 768 (else 512), SDXL 1024.
+int64_t native_image_side(const BaseModel& model);
 
 // Whether a folder name is a kohya concept folder ("1_woman": repeats, '_', a name), where
 // regularisation images go with their captions.
