@@ -142,8 +142,9 @@ ContactSheetLayout contact_sheet_layout(const ContactSheetInput& in) {
   for (const std::string& label : in.row_labels)
     for (const std::string& line : split_lines(label))
       widest = std::max(widest, text_width(ascii_only(line), l.font_scale, l.font_thickness));
-  // Wide enough for the longest line, but never wider than a cell (long labels are cut).
-  l.row_label_w = std::clamp(widest + l.gap, lh * 3, l.cell_w);
+  // Wide enough for the longest line ("loss 0.1234" beside small cells too), but at most two
+  // cells wide (longer labels are cut).
+  l.row_label_w = std::min(std::max(widest + l.gap, lh * 3), std::max(2 * l.cell_w, lh * 3));
   return l;
 }
 
