@@ -98,6 +98,18 @@ std::string saving_line(const SavingConfig& s, const OutputConfig& o) {
                      o.dir.string());
 }
 
+// [sample], shown only when the profile samples.
+std::string sample_line(const SampleConfig& s, const TrainingConfig& t) {
+  std::vector<std::string> when;
+  if (s.at_start) when.push_back("at the start");
+  if (s.every_n_steps > 0) when.push_back(fmt::format("every {} steps", s.every_n_steps));
+  if (s.every_n_epochs > 0)
+    when.push_back(s.every_n_epochs == 1 ? "every epoch" : fmt::format("every {} epochs", s.every_n_epochs));
+  return fmt::format("{} prompt line{} {}, {} {} steps, CFG {:g}, {}x{}", s.prompts.size(),
+                     s.prompts.size() == 1 ? "" : "s", fmt::join(when, " and "), to_string(s.sampler), s.steps, s.cfg,
+                     s.width.value_or(t.width), s.height.value_or(t.height));
+}
+
 int run_profile_check(const Args& args) {
   const std::string& file = args.positional(0);
   ProfileCheck check = check_train_profile(load_profile(file), args.values("set"));
@@ -130,6 +142,7 @@ int run_profile_check(const Args& args) {
       {"saving", saving_line(c.saving, c.output)},
   };
   for (const auto& [label, text] : lines) std::cout << fmt::format("  {:<11}{}\n", label, text);
+  if (c.sample.enabled()) std::cout << fmt::format("  {:<11}{}\n", "samples", terminal_safe(sample_line(c.sample, c.training)));
   for (const std::string& w : check.warnings) std::cout << "warning: " << terminal_safe(w) << "\n";
   for (const std::string& m : missing) std::cout << (strict ? "error: " : "warning: ") << m << "\n";
   std::cout.flush();
