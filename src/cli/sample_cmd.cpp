@@ -84,6 +84,7 @@ CommandSpec sample_spec() {
       {"caption", "", "write a .txt caption (the prompt) beside each image"},
       {"device", "NAME", "auto (default), cpu, cuda, cuda:N"},
       {"dtype", "NAME", "compute dtype: auto (default: bf16 where the device runs it), fp32, bf16, fp16"},
+      {"tiled-decode", "", "decode the VAE in 512 px tiles (bounded memory; CUDA tiles by itself when free memory is short)"},
   };
   for (Option& o : sample_grid_options()) s.options.push_back(std::move(o));
   s.min_positionals = 1;
@@ -123,6 +124,7 @@ SampleJob sample_job_from_args(const Args& args) {
   job.captions = args.has("caption") || is_concept_folder(job.out_dir);
   job.device = args.value_or("device", "auto");
   job.dtype = args.value_or("dtype", "auto");
+  job.tiled_decode = args.has("tiled-decode");
   return job;
 }
 

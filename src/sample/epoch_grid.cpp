@@ -67,6 +67,7 @@ std::vector<ImageRequest> run_epoch_grid(const EpochGridJob& job, const SampleCa
   RenderOptions options;
   options.device = device;
   options.dtype = torch_dtype_of(dtype);
+  options.tiled_decode = job.sampling.tiled_decode;
   SampleProgress progress;
   progress.images = static_cast<int64_t>(job.rows.size() * requests.size());
   for (const ImageRequest& r : requests) progress.total_steps += r.steps * static_cast<int64_t>(job.rows.size());

@@ -172,6 +172,7 @@ std::vector<std::filesystem::path> run_sample_job(const SampleJob& job, const Sa
   RenderOptions options;
   options.device = device;
   options.dtype = torch_dtype_of(dtype);
+  options.tiled_decode = job.tiled_decode;
 
   SampleProgress progress;
   progress.images = static_cast<int64_t>(requests.size());

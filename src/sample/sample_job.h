@@ -46,6 +46,7 @@ struct SampleJob {
   bool captions = false;           // a .txt caption (the prompt) beside each image
   std::string device = "auto";     // as training.device
   std::string dtype = "auto";      // compute dtype: auto (bf16 where it runs), fp32, bf16, fp16
+  bool tiled_decode = false;       // --tiled-decode (CUDA also tiles by itself when memory is short)
 };
 
 // The model, its dtype and its native image side, as run_sample_job and the epoch grid
