@@ -51,12 +51,6 @@ std::int64_t dynamic_rank(const std::vector<double>& s, ResizeMode mode, double 
   return std::clamp<std::int64_t>(index, 0, n - 1) + 1;
 }
 
-std::string base_name(const std::string& key, const std::string& suffix) {
-  return key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0
-             ? key.substr(0, key.size() - suffix.size())
-             : std::string();
-}
-
 }  // namespace
 
 const char* resize_mode_name(ResizeMode m) {
