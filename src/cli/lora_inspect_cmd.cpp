@@ -142,7 +142,7 @@ void print_block_norms(const LoRABlockNorms& n) {
     total += b.norm;
     top = std::max(top, b.norm);
   }
-  std::cout << fmt::format("blocks (UNet, {} numbering): ||up @ down|| x alpha/rank summed per block\n",
+  std::cout << fmt::format("blocks (UNet, {} numbering): ||delta|| (alpha's scale included) summed per block\n",
                            n.family == ModelFamily::SDXL ? "SDXL" : "SD 1.x / 2.x");
   std::cout << fmt::format("  {:<6} {:>7} {:>11} {:>7}\n", "block", "modules", "norm", "share");
   for (const auto& b : n.blocks) {
@@ -156,7 +156,7 @@ void print_block_norms(const LoRABlockNorms& n) {
   if (n.unnumbered_modules > 0)
     std::cout << fmt::format("  UNet modules outside kohya's blocks: {}, norm {:.5g}\n", n.unnumbered_modules, n.unnumbered_norm);
   if (n.skipped_modules > 0)
-    std::cout << fmt::format("  {} LoHa / LoKr modules not counted (their delta is not up @ down)\n", n.skipped_modules);
+    std::cout << fmt::format("  {} Tucker (CP) modules not counted (Lathe does not compute their delta)\n", n.skipped_modules);
 }
 
 nlohmann::json block_norms_json(const LoRABlockNorms& n) {

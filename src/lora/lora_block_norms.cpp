@@ -4,9 +4,10 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <cstring>
+#include <set>
 
 #include "io/safetensors.h"
+#include "lora/file_module.h"
 #include "lora/lora_blocks.h"
 #include "lora/lora_file_info.h"
 #include "models/tensor_io.h"
@@ -16,10 +17,37 @@ namespace {
 
 // ||up @ down||_F without forming the [out, in] product: the trace identity
 // ||U D||^2 = sum((U^T U) .* (D D^T)) needs two r x r Gram matrices.
-double delta_norm(const torch::Tensor& down, const torch::Tensor& up) {
+double lora_delta_norm(const torch::Tensor& down, const torch::Tensor& up) {
   const auto d = down.to(torch::kFloat64).flatten(1), u = up.to(torch::kFloat64).flatten(1);
   const double sq = (u.t().matmul(u) * d.matmul(d.t())).sum().item<double>();
   return std::sqrt(std::max(0.0, sq));
+}
+
+// ||delta||_F of one module, alpha's scale included. LoRA / LoCon through the Gram matrices;
+// LoHa and LoKr build their delta as the network and the loaders do (file_module.h). DoRA
+// modules: the delta of the adapter under DoRA (its magnitude rescales base + delta, and there
+// is no base here).
+double module_delta_norm(const LoRAModuleInfo& m, const SafetensorsFile& file) {
+  if (m.algo != "lora") return file_module_delta(m, file).to(torch::kFloat64).norm().item<double>();
+  const auto down = tensor_from_view(file.view(m.name + ".lora_down.weight"), torch::kFloat32);
+  const auto up = tensor_from_view(file.view(m.name + ".lora_up.weight"), torch::kFloat32);
+  const double scale = m.alpha && *m.alpha > 0 ? *m.alpha / static_cast<double>(m.rank) : 1.0;
+  return lora_delta_norm(down, up) * scale;
+}
+
+// Modules with LyCORIS's Tucker (CP) tensors (lora_mid, hada_t1 / hada_t2, lokr_t1 / lokr_t2),
+// which Lathe does not compute: their other tensors alone would give a wrong delta.
+std::set<std::string> tucker_modules(const LoRAFileInfo& info) {
+  std::set<std::string> names;
+  for (const auto& key : info.other_keys) {
+    const auto dot = key.find('.');
+    if (dot == std::string::npos) continue;
+    const std::string suffix = key.substr(dot + 1);
+    if (suffix == "lora_mid.weight" || suffix == "hada_t1" || suffix == "hada_t2" || suffix == "lokr_t1" ||
+        suffix == "lokr_t2")
+      names.insert(key.substr(0, dot));
+  }
+  return names;
 }
 
 }  // namespace
@@ -47,15 +75,13 @@ LoRABlockNorms lora_block_norms(const SafetensorsFile& file) {
     out.blocks.push_back(b);
   }
   torch::NoGradGuard no_grad;
+  const std::set<std::string> tucker = tucker_modules(info);
   for (const auto& m : info.modules) {
-    if (!file.contains(m.name + ".lora_down.weight")) {  // LoHa / LoKr: their delta is not up @ down
+    if (tucker.count(m.name)) {
       out.skipped_modules++;
       continue;
     }
-    const auto down = tensor_from_view(file.view(m.name + ".lora_down.weight"), torch::kFloat32);
-    const auto up = tensor_from_view(file.view(m.name + ".lora_up.weight"), torch::kFloat32);
-    const double scale = m.alpha && *m.alpha > 0 ? *m.alpha / static_cast<double>(m.rank) : 1.0;
-    const double norm = delta_norm(down, up) * scale;
+    const double norm = module_delta_norm(m, file);
     if (m.part != "unet") {
       out.text_encoder_modules++;
       out.text_encoder_norm += norm;
@@ -70,11 +96,6 @@ LoRABlockNorms lora_block_norms(const SafetensorsFile& file) {
       out.blocks[static_cast<std::size_t>(block)].norm += norm;
     }
   }
-  // A reader that does not know LoHa / LoKr leaves their keys aside: one w2 key per module.
-  for (const auto& key : info.other_keys)
-    for (const char* suffix : {".hada_w1_a", ".lokr_w2", ".lokr_w2_a"})
-      if (key.size() > std::strlen(suffix) && key.compare(key.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
-        out.skipped_modules++;
   return out;
 }
 

@@ -1,5 +1,7 @@
-// Which UNet blocks a LoRA learned most: the Frobenius norm of each module's delta
-// (up @ down * alpha / rank, conv kernels flattened) summed per kohya block (lora_blocks.h), and
+// Which UNet blocks a LoRA learned most: the Frobenius norm of each module's delta (LoRA / LoCon
+// up @ down, LoHa's Hadamard and LoKr's Kronecker products, each with alpha's scale as the loaders
+// apply it; a DoRA module's adapter delta before DoRA's rescale) summed per kohya block
+// (lora_blocks.h), and
 // the text encoders' modules apart. `lathe lora inspect` prints it as a table and the TUI's run
 // page draws it as bars for the newest epoch file; both only show what this computes.
 #pragma once
@@ -29,7 +31,7 @@ struct LoRABlockNorms {
   double text_encoder_norm = 0.0;
   std::size_t unnumbered_modules = 0;     // UNet modules kohya gives no block (none in kohya's files)
   double unnumbered_norm = 0.0;
-  std::size_t skipped_modules = 0;        // modules of other types (LoHa, LoKr): not counted
+  std::size_t skipped_modules = 0;        // Tucker (CP) modules (lora_mid, hada_t*, lokr_t*): not counted
 };
 
 // The family a file's UNet numbering follows: SDXL when its UNet names are LDM ones
@@ -37,8 +39,8 @@ struct LoRABlockNorms {
 // ss_base_model_version says sdxl; else SD 1.x / 2.x.
 ModelFamily lora_block_family(const SafetensorsFile& file);
 
-// Reads every lora_down / lora_up pair of the file (and its alpha). Throws lathe::Error naming
-// the file when it is not a kohya-format LoRA.
+// Reads every module of the file (and its alpha). Throws lathe::Error naming the file when it is
+// not a kohya-format LoRA, or the module when its tensors do not fit together.
 LoRABlockNorms lora_block_norms(const SafetensorsFile& file);
 LoRABlockNorms lora_block_norms(const std::filesystem::path& path);
 

@@ -11,17 +11,16 @@
 #include <algorithm>
 #include <map>
 #include <memory>
-#include <numeric>
 #include <optional>
 #include <set>
 #include <vector>
 
 #include "common/error.h"
 #include "io/safetensors.h"
+#include "lora/file_module.h"
 #include "lora/lora_file_info.h"
 #include "lora/lora_network.h"
 #include "lora/network_delta.h"
-#include "lora/network_modules.h"
 #include "models/checkpoint.h"
 #include "models/key_maps.h"
 #include "models/tensor_io.h"
@@ -149,35 +148,6 @@ std::string unmatched_reason(const LoRAFileInfo& info, ModelFamily base,
                      family_name(base));
 }
 
-std::int64_t numel(const std::vector<std::int64_t>& shape) {
-  return std::accumulate(shape.begin(), shape.end(), std::int64_t{1}, std::multiplies<std::int64_t>());
-}
-
-// The module of `m` (any type, told by its keys) for the base tensor `ref`, built by the same
-// code as training's modules so the merged delta is the one the network computes. Throws
-// lathe::Error saying why when the keys are no known type or a tensor does not fit the base.
-std::shared_ptr<NetworkModuleImpl> module_for(const LoRAModuleInfo& m, const TensorRef& ref) {
-  BaseOp op;
-  op.conv = ref.shape.size() == 4;
-  op.weight_shape = ref.shape;
-  auto module = make_network_module(op, module_spec_from_keys(m.name, m.shapes, ref.shape, m.alpha ? *m.alpha : 0.0));
-  for (const auto& p : module->named_parameters()) {
-    auto it = m.shapes.find(p.key());
-    if (it == m.shapes.end()) throw Error(fmt::format("{}: lacks {}", m.name, p.key()));
-    if (numel(it->second) != p.value().numel())
-      throw Error(fmt::format("{}: {} [{}] does not fit the base tensor [{}] (expects [{}])", m.name, p.key(),
-                              fmt::join(it->second, ", "), fmt::join(ref.shape, ", "), fmt::join(p.value().sizes(), ", ")));
-  }
-  return module;
-}
-
-// Copies the module's tensors from the file (fp32, reshaped to the module's: a 1x1 conv LoRA
-// on a Linear and the reverse hold the same numbers).
-void load_module(NetworkModuleImpl& module, const LoRAModuleInfo& m, const SafetensorsFile& file) {
-  for (auto& p : module.named_parameters())
-    p.value().copy_(tensor_from_view(file.view(m.name + "." + p.key()), torch::kFloat32).reshape(p.value().sizes()));
-}
-
 void require_single_file(const Checkpoint& ck, const fs::path& base) {
   if (ck.layout != CheckpointLayout::SingleFile || ck.files.size() != 1)
     throw Error(fmt::format("{}: merging into a diffusers folder is not supported; give a single-file "
@@ -217,7 +187,7 @@ LoRAMergeReport merge_lora(const fs::path& base, const fs::path& lora, const fs:
       continue;
     }
     try {
-      modules[m.name] = module_for(m, it->second);
+      modules[m.name] = module_from_file_keys(m, it->second.shape);
     } catch (const Error& e) {
       misfits.push_back(e.what());
     }
@@ -246,7 +216,7 @@ LoRAMergeReport merge_lora(const fs::path& base, const fs::path& lora, const fs:
     auto& work = changed[ref.source_key];
     if (!work.defined()) work = tensor_from_view(base_file.view(ref.source_key), torch::kFloat32);
     NetworkModuleImpl& module = *modules.at(m.name);
-    load_module(module, m, lora_file);
+    load_module_tensors(module, m, lora_file);
     auto target = work;
     if (ref.qkv_part >= 0) {
       const auto rows = work.size(0) / 3;
