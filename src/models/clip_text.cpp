@@ -161,7 +161,7 @@ CLIPTextOutput CLIPTextModelImpl::forward(const torch::Tensor& input_ids, std::i
     throw Error(fmt::format("CLIP text encoder: {} tokens, at most {} positions", t, config_.max_positions));
   auto& tm = *text_model;
   auto positions = torch::arange(t, torch::TensorOptions().dtype(torch::kLong).device(input_ids.device()));
-  auto x = tm.token_embedding->forward(input_ids) + tm.position_embedding->forward(positions).unsqueeze(0);
+  auto x = embed_tokens(input_ids) + tm.position_embedding->forward(positions).unsqueeze(0);
 
   CLIPTextOutput out;
   out.hidden_states.push_back(x);  // [B, T, C]
@@ -179,6 +179,22 @@ CLIPTextOutput CLIPTextModelImpl::forward(const torch::Tensor& input_ids, std::i
   out.pooled = out.last_hidden_state.index({rows, eos_pos});  // [B, C]
   if (text_projection) out.text_embeds = text_projection->forward(out.pooled);
   return out;
+}
+
+torch::Tensor CLIPTextModelImpl::embed_tokens(const torch::Tensor& input_ids) {
+  auto& table = text_model->token_embedding;
+  if (extra_token_rows.empty()) return table->forward(input_ids);
+  const auto& weight = table->weight;
+  std::vector<torch::Tensor> rows;
+  for (const auto& r : extra_token_rows) rows.push_back(r.to(weight.options()));
+  auto extra = torch::cat(rows, 0);  // [N, C]
+  const auto v = config_.vocab_size;
+  // Both lookups stay in range (clamped), and `where` takes each position from its own table,
+  // so gradients reach the extra rows only where their ids stand.
+  auto base = table->forward(input_ids.clamp_max(v - 1));                            // [B, T, C]
+  auto index = (input_ids - v).clamp(0, extra.size(0) - 1);
+  auto added = extra.index_select(0, index.flatten()).view(base.sizes());           // [B, T, C]
+  return torch::where((input_ids >= v).unsqueeze(-1), added, base);
 }
 
 torch::Tensor CLIPTextModelImpl::skip_hidden_state(const CLIPTextOutput& out, std::int64_t clip_skip,

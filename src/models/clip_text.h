@@ -96,9 +96,19 @@ struct CLIPTextModelImpl : torch::nn::Module {
   // penultimate layer) or as is (SDXL takes the penultimate states of both encoders un-normed).
   torch::Tensor skip_hidden_state(const CLIPTextOutput& out, std::int64_t clip_skip, bool final_norm);
 
+  // Token embeddings of input_ids [B, T] -> [B, T, C]: the vocabulary's rows, and for ids at or
+  // past vocab_size the extra rows below.
+  torch::Tensor embed_tokens(const torch::Tensor& input_ids);
+
   const CLIPTextConfig& config() const { return config_; }
 
   CLIPTextTransformer text_model{nullptr};
+  // Rows for token ids past the vocabulary: id vocab_size + k reads row k of these tensors
+  // stacked ([n_i, C] each; cast to the token embedding's dtype and device in the forward, so
+  // gradients reach them). Installed embeddings (src/embedding/embedding_install.h) add theirs
+  // here; the vocabulary's token embedding is never changed. Not registered: they are no part
+  // of the checkpoint, the LoRA or named_parameters().
+  std::vector<torch::Tensor> extra_token_rows;
   torch::nn::Linear text_projection{nullptr};  // projection models only, no bias
 
  private:

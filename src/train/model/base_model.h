@@ -23,6 +23,7 @@
 namespace lathe {
 
 struct ModelConfig;
+struct EmbeddingTable;  // embedding/embedding_install.h
 
 struct BaseModel {
   ModelFamily family = ModelFamily::SD1;
@@ -35,6 +36,9 @@ struct BaseModel {
   std::string vae_identity;  // names the VAE's weights for the latent cache key
   std::string tiny_random;  // "" for real checkpoints; else "tiny-random sd15 (seed 1234)"
   std::vector<std::string> notes;  // lines for the run log (what was loaded, from where)
+  // Embeddings installed in the tokenizer and text encoders (embedding/embedding_install.h);
+  // null until the first is installed.
+  std::shared_ptr<EmbeddingTable> embeddings;
 };
 
 // The fixed seed of tiny random weights (the same base model in every run).

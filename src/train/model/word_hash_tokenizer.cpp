@@ -21,17 +21,15 @@ std::uint64_t fnv1a64(const std::string& text) {
 
 namespace {
 
-constexpr int kContext = 77;
-
 class WordHashTokenizer : public CaptionTokenizer {
  public:
   explicit WordHashTokenizer(std::int64_t vocab) : vocab_(vocab) {}
 
-  std::vector<long> encode(const std::string& caption, int) override {
-    std::vector<long> ids{static_cast<long>(vocab_ - 2)};
+  std::vector<long> encode_words(const std::string& caption, int) override {
+    std::vector<long> ids;
     std::string word;
     auto flush = [&] {
-      if (!word.empty() && ids.size() < kContext - 1)
+      if (!word.empty())
         ids.push_back(static_cast<long>(1 + fnv1a64(word) % static_cast<std::uint64_t>(vocab_ - 3)));
       word.clear();
     };
@@ -40,9 +38,12 @@ class WordHashTokenizer : public CaptionTokenizer {
       else word.push_back(static_cast<char>(std::tolower(c)));
     }
     flush();
-    ids.resize(kContext, static_cast<long>(vocab_ - 1));  // end, then end-padding
     return ids;
   }
+
+  long start_id() const override { return static_cast<long>(vocab_ - 2); }
+  long end_id() const override { return static_cast<long>(vocab_ - 1); }
+  long pad_id(int) const override { return static_cast<long>(vocab_ - 1); }  // end-padding
 
   std::string description() const override {
     return fmt::format("word-hash tokenizer (tiny random models only, vocab {})", vocab_);
