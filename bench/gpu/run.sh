@@ -32,6 +32,8 @@ fi
 prefix="$("$py" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
 echo "run.sh: torch $("$py" -c 'import torch; print(torch.__version__)') from $py" >&2
 
+# ccache hits across checkouts in different folders (CI clones afresh each time), as in setup.sh.
+export CCACHE_BASEDIR="$root"
 build="$root/build-gpu-bench"
 [[ $dry == 1 ]] && build="$root/build-gpu-dry"
 cuda_args=()
