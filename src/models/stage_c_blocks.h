@@ -21,6 +21,11 @@ torch::Tensor stage_c_channel_norm(const torch::Tensor& x);
 // fixtures README), then cast.
 torch::Tensor stage_c_timestep_ratio_embedding(const torch::Tensor& r, std::int64_t dim);
 
+// The float32 frequencies exp(arange(half) * -(ln 10000 / (half - 1))) [half]: for half = 32 the
+// reference's own values bit for bit (its float32 exp rounds 4 of them differently from
+// libtorch's), else computed so.
+torch::Tensor stage_c_timestep_frequencies(std::int64_t half);
+
 // A parameter-free module in the position the reference has one (LayerNorm, Identity), so the
 // registered module paths (down_downscalers.1.1.blocks.0) match the reference's.
 struct StageCChannelNormImpl : torch::nn::Module {
