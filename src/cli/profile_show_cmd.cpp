@@ -98,8 +98,10 @@ void print_text(const std::string& file, const ProfileCheck& check, const Machin
   for (const ConfigEntry& e : config_entries(*check.config)) {
     if (e.section != section) {
       section = e.section;
-      std::cout << (section.rfind("concepts[", 0) == 0
-                        ? fmt::format("\n[[concepts]]  # {}\n", terminal_safe(section))
+      const auto bracket = section.find('[');  // concepts[2], embeddings[1]: entries of a list
+      std::cout << (bracket != std::string::npos
+                        ? fmt::format("\n[[{}]]  # {}\n", terminal_safe(section.substr(0, bracket)),
+                                      terminal_safe(section))
                         : fmt::format("\n[{}]\n", terminal_safe(section)));
     }
     KeySource src = source_of(check, e);

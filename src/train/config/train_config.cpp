@@ -69,6 +69,10 @@ std::vector<std::string> missing_files(const TrainConfig& c) {
          "fix the concept's path in the profile");
   if (c.validation.concept)
     need("validation.concept", *c.validation.concept, "give a folder of validation images");
+  for (std::size_t i = 0; i < c.embeddings.size(); ++i)
+    if (c.embeddings[i].file)
+      need(fmt::format("embeddings[{}].file", i + 1), *c.embeddings[i].file,
+           "give an embedding .safetensors file, or remove the key to start new vectors");
   return out;
 }
 

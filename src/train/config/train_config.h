@@ -38,7 +38,9 @@ enum class WeightDType { FP32, FP16, BF16 };
 enum class MixedPrecision { No, FP16, BF16, Auto };
 enum class CropMode { Center, Random };        // "center" | "random"
 enum class LatentCache { Off, Memory, Disk };  // "off" | "memory" | "disk"
-enum class NetworkType { LoRA, LoCon, LoHa, LoKr };  // "lora" | "locon" | "loha" | "lokr"
+// "lora" | "locon" | "loha" | "lokr" | "embedding". Embedding is textual inversion: no LoRA
+// network, only the [[embeddings]] vectors train.
+enum class NetworkType { LoRA, LoCon, LoHa, LoKr, Embedding };
 // [dataset] on_bad_image: an image that cannot be decoded stops the run, or is left out of it
 // with a warning in log.txt naming the file.
 enum class BadImagePolicy { Stop, Skip };      // "stop" | "skip"
@@ -116,10 +118,25 @@ struct OptimizerSettings {
   std::optional<double> unet_lr;          // nullopt: lr
   std::optional<double> text_encoder_lr;  // nullopt: lr
   double max_grad_norm = 1.0;             // 0 = no clipping
+  // The [[embeddings]] vectors' lr; nullopt: kDefaultEmbeddingLr (1.0 with Prodigy, whose lr
+  // multiplies its own estimate). Textual inversion and pivotal tuning alike.
+  std::optional<double> embedding_lr;
+  // Pivotal tuning: the vectors stop training after this many optimizer steps (0 = never).
+  int64_t embedding_stop_step = 0;
 
   double effective_unet_lr() const { return unet_lr.value_or(lr); }
   double effective_text_encoder_lr() const { return text_encoder_lr.value_or(lr); }
+  double effective_embedding_lr() const;
 };
+
+// A1111's default embedding learning rate (its Train tab's 0.005); diffusers' textual_inversion
+// example trains at 5e-4 x batch x accumulation (2e-3 with its accumulation 4). kohya's guide
+// uses 1e-6, far too slow for new words at Lathe's step counts.
+inline constexpr double kDefaultEmbeddingLr = 5e-3;
+
+inline double OptimizerSettings::effective_embedding_lr() const {
+  return embedding_lr.value_or(config.type == OptimizerType::Prodigy ? 1.0 : kDefaultEmbeddingLr);
+}
 
 // [noise] min_timestep / max_timestep: timesteps are drawn uniformly in [min, max).
 struct TimestepRange {
@@ -162,6 +179,21 @@ struct SavingConfig {
   WeightDType precision = WeightDType::FP16;
   std::string name;              // file name stem; default: the profile file's stem
   int64_t log_every_n_steps = 10;
+  // Pivotal tuning: each trained embedding is also written as its own embedding file beside
+  // the LoRA file (the LoRA file carries them as bundle_emb.* keys either way).
+  bool embedding_file = false;
+};
+
+// [[embeddings]]: a new word for the text encoder(s), its vectors trained (textual inversion,
+// pivotal tuning) or loaded from a file and used frozen.
+struct EmbeddingSpec {
+  std::string name;               // the word captions and prompts use: ASCII letters, digits, _ -
+  std::optional<int64_t> vectors;  // 1..75 (one 77-token row less BOS, EOS); nullopt: the file's, else 1
+  std::string init_word;          // its tokens' embeddings start new vectors; "" with `file`
+  std::optional<std::filesystem::path> file;  // an existing embedding to start from; absolute
+  bool train = true;              // false: used frozen (needs `file`)
+
+  int64_t vector_count() const { return vectors.value_or(1); }
 };
 
 // [sample]: images rendered with the LoRA while it trains, written to samples/ in the run
@@ -211,6 +243,16 @@ struct TrainConfig {
   SavingConfig saving;
   SampleConfig sample;
   OutputConfig output;
+  std::vector<EmbeddingSpec> embeddings;  // [[embeddings]], in file order
+
+  // network.type = "embedding": only the embeddings' vectors train, no LoRA network.
+  bool textual_inversion() const { return network.type == NetworkType::Embedding; }
+  // Some [[embeddings]] entry trains (textual inversion, or pivotal tuning beside a LoRA).
+  bool trains_embeddings() const {
+    for (const EmbeddingSpec& e : embeddings)
+      if (e.train) return true;
+    return false;
+  }
 };
 
 // Where an effective value came from, for `lathe profile show`.

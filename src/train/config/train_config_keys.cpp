@@ -40,7 +40,8 @@ const std::map<std::string_view, Keys>& schema() {
       {"optimizer",
        {"type", "lr", "unet_lr", "text_encoder_lr", "weight_decay", "max_grad_norm", "beta1",
         "beta2", "eps", "momentum", "dampening", "nesterov", "beta3", "d0", "d_coef",
-        "growth_rate", "decouple", "use_bias_correction", "safeguard_warmup"}},
+        "growth_rate", "decouple", "use_bias_correction", "safeguard_warmup", "embedding_lr",
+        "embedding_stop_step"}},
       {"schedule", {"type", "warmup_steps", "warmup_ratio", "num_cycles", "power", "end_lr"}},
       {"noise",
        {"offset", "multires_iterations", "multires_discount", "ip_noise_gamma", "min_snr_gamma",
@@ -53,11 +54,12 @@ const std::map<std::string_view, Keys>& schema() {
       {"validation", {"split", "concept", "every_n_steps", "timesteps", "seed"}},
       {"saving",
        {"every_n_epochs", "every_n_steps", "keep_last", "precision", "name",
-        "log_every_n_steps"}},
+        "log_every_n_steps", "embedding_file"}},
       {"sample",
        {"prompts", "prompts_file", "every_n_steps", "every_n_epochs", "at_start", "sampler",
         "steps", "cfg", "width", "height", "seed", "negative_prompt"}},
       {"output", {"dir"}},
+      {"embeddings", {"name", "vectors", "init_word", "file", "train"}},
   };
   return s;
 }
@@ -67,7 +69,8 @@ const std::map<std::string_view, Keys>& schema() {
 const std::vector<std::string_view>& profile_sections() {
   static const Keys sections = {"model",    "dataset",  "concepts",   "network",
                                 "optimizer", "schedule", "noise",      "training",
-                                "validation", "saving",  "sample",     "output"};
+                                "validation", "saving",  "sample",     "output",
+                                "embeddings"};
   return sections;
 }
 

@@ -10,10 +10,11 @@
 namespace lathe {
 
 // "model", "dataset", "concepts", "network", "optimizer", "schedule", "noise", "training",
-// "validation", "saving", "sample", "output".
+// "validation", "saving", "sample", "output", "embeddings".
 const std::vector<std::string_view>& profile_sections();
 
-// The keys of `section` ("concepts" gives those of one [[concepts]] entry); empty when the
+// The keys of `section` ("concepts" / "embeddings" give those of one [[concepts]] /
+// [[embeddings]] entry); empty when the
 // section is unknown.
 const std::vector<std::string_view>& profile_section_keys(std::string_view section);
 

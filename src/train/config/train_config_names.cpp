@@ -43,6 +43,7 @@ const char* to_string(NetworkType v) {
     case NetworkType::LoCon: return "locon";
     case NetworkType::LoHa: return "loha";
     case NetworkType::LoKr: return "lokr";
+    case NetworkType::Embedding: return "embedding";
   }
   return "lora";
 }

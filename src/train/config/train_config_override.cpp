@@ -73,6 +73,8 @@ void apply_override(Profile& profile, const std::string& assignment) {
   if (section == "concepts")
     fail(assignment, "[[concepts]] is a list and cannot be set; edit the profile, or set "
                      "dataset.path to a kohya folder");
+  if (section == "embeddings")
+    fail(assignment, "[[embeddings]] is a list and cannot be set; edit the profile");
   const auto& keys = profile_section_keys(section);
   if (std::find(keys.begin(), keys.end(), name) == keys.end()) {
     std::string guess = closest_key(name, keys);

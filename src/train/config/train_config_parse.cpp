@@ -5,11 +5,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <memory>
 #include <set>
 
 #include "common/error.h"
 #include "io/profile.h"
+#include "text/bpe_vocab.h"
+#include "text/embedding_name.h"
+#include "text/vocab_locator.h"
 #include "train/config/train_config.h"
 #include "train/config/train_config_blocks.h"
 #include "train/config/train_config_keys.h"
@@ -251,8 +256,18 @@ NetworkConfig read_network(const ProfileTable& t) {
                                     {{"lora", NetworkType::LoRA},
                                      {"locon", NetworkType::LoCon},
                                      {"loha", NetworkType::LoHa},
-                                     {"lokr", NetworkType::LoKr}},
+                                     {"lokr", NetworkType::LoKr},
+                                     {"embedding", NetworkType::Embedding}},
                                     n.type);
+  if (n.type == NetworkType::Embedding) {
+    // Textual inversion builds no network: a LoRA knob here would tune nothing.
+    for (const std::string& key : t.keys())
+      if (key != "type")
+        t.fail(key, "does not apply to network.type = \"embedding\" (textual inversion trains only the "
+                    "[[embeddings]] vectors); remove it, or pick a LoRA type for pivotal tuning");
+    n.train_unet = n.train_text_encoder = false;  // no LoRA on either
+    return n;
+  }
   n.rank = read_int(t, "rank", n.rank, 1, 4096);
   n.alpha = read_positive(t, "alpha", n.alpha);
   n.dropout = read_float(t, "dropout", n.dropout, 0, 1, true);
@@ -288,7 +303,8 @@ NetworkConfig read_network(const ProfileTable& t) {
 // does nothing.
 bool optimizer_key_applies(OptimizerType type, std::string_view key) {
   static const std::set<std::string_view> common = {
-      "type", "lr", "unet_lr", "text_encoder_lr", "weight_decay", "max_grad_norm"};
+      "type", "lr", "unet_lr", "text_encoder_lr", "weight_decay", "max_grad_norm",
+      "embedding_lr", "embedding_stop_step"};
   if (common.count(key)) return true;
   switch (type) {
     case OptimizerType::AdamW:
@@ -324,6 +340,8 @@ OptimizerSettings read_optimizer(const ProfileTable& t) {
   o.lr = read_positive(t, "lr", o.lr);
   if (t.has("unet_lr")) o.unet_lr = read_positive(t, "unet_lr", o.lr);
   if (t.has("text_encoder_lr")) o.text_encoder_lr = read_positive(t, "text_encoder_lr", o.lr);
+  if (t.has("embedding_lr")) o.embedding_lr = read_positive(t, "embedding_lr", kDefaultEmbeddingLr);
+  o.embedding_stop_step = read_int(t, "embedding_stop_step", o.embedding_stop_step, 0, INT64_MAX);
   o.max_grad_norm = read_float(t, "max_grad_norm", o.max_grad_norm, 0, INFINITY);
   c.weight_decay = read_float(t, "weight_decay", c.weight_decay, 0, INFINITY);
   c.beta1 = read_float(t, "beta1", c.beta1, 0, 1, true);
@@ -508,6 +526,7 @@ SavingConfig read_saving(const ProfileTable* t, const Profile& profile) {
     s.name = *name;
   }
   s.log_every_n_steps = read_int(*t, "log_every_n_steps", s.log_every_n_steps, 1, INT64_MAX);
+  s.embedding_file = read_bool(*t, "embedding_file", s.embedding_file);
   return s;
 }
 
@@ -522,6 +541,164 @@ OutputConfig read_output(const ProfileTable* t) {
   }
   o.dir = fs::absolute(o.dir).lexically_normal();
   return o;
+}
+
+std::string lower_ascii(std::string text) {
+  for (char& ch : text) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return text;
+}
+
+// An embedding name is one word in captions and prompts and part of the LoRA file's
+// bundle_emb.<name>.* keys: text/embedding_name.h's rule, which embedding files and the audit
+// share. The refusal says why for the usual mistakes.
+void check_profile_embedding_name(const ProfileTable& t, const std::string& name) {
+  const std::string problem = text::embedding_name_problem(name);
+  if (problem.empty()) return;
+  if (name.empty()) t.fail("name", "is empty; give the word captions will use, such as \"jinxdef\"");
+  const auto has = [&](std::string_view chars) { return name.find_first_of(chars) != std::string::npos; };
+  const char* why = has(" \t\n") ? " (a space splits words: an embedding is one word; use '_' or run them together)"
+                    : has(",")    ? " (commas split tags)"
+                    : has(".")    ? " (a '.' would cut A1111's split of the LoRA file's bundle_emb.<name>.* key)"
+                    : has("()[]{}<>:|") ? " (that is prompt syntax)"
+                                        : "";
+  t.fail("name", fmt::format("\"{}\" {}{}; {}", name, problem, why, text::embedding_name_rule()));
+}
+
+// The word new vectors start from when init_word is not given: the class word of a
+// [[concepts]] activation tag written "NAME CLASS" (kohya's "identifier class"), else "*"
+// (A1111's fallback).
+std::string default_init_word(const std::string& name, const std::vector<ConceptSpec>& concepts) {
+  for (const ConceptSpec& c : concepts) {
+    if (!c.activation_tag) continue;
+    const std::string& tag = *c.activation_tag;
+    if (tag.size() > name.size() + 1 && tag.compare(0, name.size(), name) == 0 && tag[name.size()] == ' ') {
+      std::string rest = tag.substr(name.size() + 1);
+      rest.erase(0, rest.find_first_not_of(' '));
+      if (!rest.empty()) return rest;
+    }
+  }
+  return "*";
+}
+
+EmbeddingSpec read_embedding(const ProfileTable& t, const std::vector<ConceptSpec>& concepts) {
+  t.check_known_keys(profile_section_keys("embeddings"));
+  EmbeddingSpec e;
+  if (!t.has("name")) t.fail("name", "missing; give the word captions will use, such as \"jinxdef\"");
+  e.name = *t.get_string("name");
+  check_profile_embedding_name(t, e.name);
+  if (t.has("vectors")) e.vectors = read_int(t, "vectors", 1, 1, 75);
+  e.file = read_path(t, "file");
+  e.train = read_bool(t, "train", e.train);
+  if (!e.train && !e.file)
+    t.fail("train", "is false but no file is given: a frozen embedding needs its vectors from file = \"...\"");
+  if (auto init = t.get_string("init_word")) {
+    if (e.file)
+      t.fail("init_word", "starts new vectors, but file gives them; remove one of the two");
+    if (init->find_first_not_of(" \t") == std::string::npos)
+      t.fail("init_word", "is empty; give a word such as \"woman\", or remove it for \"*\"");
+    e.init_word = *init;
+  } else if (!e.file) {
+    e.init_word = default_init_word(e.name, concepts);
+  }
+  return e;
+}
+
+std::vector<EmbeddingSpec> read_embeddings(const Sections& s, const std::vector<ConceptSpec>& concepts) {
+  std::vector<EmbeddingSpec> out;
+  for (const ProfileTable& t : s.root.get_table_array("embeddings")) {
+    EmbeddingSpec e = read_embedding(t, concepts);
+    for (const EmbeddingSpec& earlier : out)
+      if (lower_ascii(earlier.name) == lower_ascii(e.name))
+        t.fail("name", fmt::format("\"{}\" is already the name of an earlier [[embeddings]] entry (CLIP "
+                                   "lowercases captions, so case does not tell them apart)",
+                                   e.name));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// The CLIP vocabulary the run will tokenize with, when one can be found without the model:
+// model.tokenizer, a diffusers folder's tokenizer/, or Lathe's own copy. nullopt for a tiny
+// model without a tokenizer (it hashes words) or when none loads.
+std::shared_ptr<const text::BpeVocab> profile_vocab(const ModelConfig& m) {
+  std::optional<fs::path> where = m.tokenizer;
+  std::error_code ec;
+  if (!where && !m.is_tiny_random() && fs::is_directory(fs::path(m.path) / "tokenizer", ec))
+    where = fs::path(m.path);
+  if (!where && !m.is_tiny_random()) where = text::locate_clip_vocab(std::nullopt);
+  if (!where) return nullptr;
+  try {
+    return text::load_bpe_vocab(*where);
+  } catch (const Error&) {
+    return nullptr;  // a broken tokenizer path is reported when the run loads the model
+  }
+}
+
+// [[embeddings]] against the rest of the profile: what trains them, what they need.
+void check_embeddings(const TrainConfig& c, const Sections& s, ProfileCheck& out) {
+  auto error = [&](const std::string& section, std::string_view key, const std::string& msg) {
+    out.errors.push_back(fmt::format("{}: {}", s.where(section, key), msg));
+  };
+  auto warn = [&](const std::string& section, std::string_view key, const std::string& msg) {
+    out.warnings.push_back(fmt::format("{}: {}", s.where(section, key), msg));
+  };
+  const auto& opt = s.get("optimizer");
+  const bool ti = c.textual_inversion(), trains = c.trains_embeddings();
+  if (ti && c.embeddings.empty())
+    error("network", "type",
+          "\"embedding\" trains new words, but the profile has no [[embeddings]] entry; add one with "
+          "name = \"yourword\" and vectors = 4");
+  else if (ti && !trains)
+    error("network", "type",
+          "\"embedding\": every [[embeddings]] entry has train = false, so nothing would be trained");
+  if (ti) {
+    for (const char* key : {"unet_lr", "text_encoder_lr"})
+      if (opt && opt->has(key))
+        error("optimizer", key,
+              "does not apply to textual inversion (no LoRA); the vectors train at optimizer.embedding_lr");
+    if (opt && opt->has("embedding_stop_step"))
+      error("optimizer", "embedding_stop_step",
+            "stops the vectors of pivotal tuning; with network.type = \"embedding\" they are all that "
+            "trains, so end the run with training.max_steps instead");
+    if (opt && opt->has("lr") && !opt->has("embedding_lr"))
+      warn("optimizer", "lr",
+           fmt::format("is not used by textual inversion; the vectors train at optimizer.embedding_lr "
+                       "(default {:g})",
+                       c.optimizer.effective_embedding_lr()));
+    if (const auto& sv = s.get("saving"); sv && sv->has("embedding_file"))
+      error("saving", "embedding_file",
+            "textual inversion always writes embedding files; the key is for pivotal tuning, remove it");
+  }
+  if (!trains && !ti) {
+    if (opt && opt->has("embedding_lr"))
+      error("optimizer", "embedding_lr", "applies when an [[embeddings]] entry trains (train = true); remove it");
+    if (opt && opt->has("embedding_stop_step"))
+      error("optimizer", "embedding_stop_step",
+            "applies when an [[embeddings]] entry trains (pivotal tuning); remove it");
+    if (c.saving.embedding_file)
+      error("saving", "embedding_file", "applies when an [[embeddings]] entry trains (pivotal tuning); remove it");
+  }
+  if (trains && c.data.cache_text_encoder_outputs)
+    error("dataset", "cache_text_encoder_outputs",
+          "the [[embeddings]] vectors train, so the text encoder's outputs change every step and cannot "
+          "be cached; set it false (latents may still be cached)");
+  if (trains && !ti && c.optimizer.embedding_stop_step > 0 && c.training.max_steps > 0 &&
+      c.optimizer.embedding_stop_step >= c.training.max_steps)
+    warn("optimizer", "embedding_stop_step",
+         fmt::format("{} is not before training.max_steps {}: the vectors train to the end",
+                     c.optimizer.embedding_stop_step, c.training.max_steps));
+  if (c.embeddings.empty()) return;
+  auto vocab = profile_vocab(c.model);
+  if (!vocab) return;
+  std::vector<ProfileTable> tables = s.root.get_table_array("embeddings");
+  for (std::size_t i = 0; i < c.embeddings.size() && i < tables.size(); ++i) {
+    const std::string word = lower_ascii(c.embeddings[i].name);
+    if (vocab->ids.count(word + "</w>"))
+      out.errors.push_back(fmt::format(
+          "{}: key {}: \"{}\" is a word CLIP already knows (one token of its vocabulary): every caption "
+          "and prompt using it would mean the embedding instead; pick a made-up word such as \"{}xq\"",
+          tables[i].location("name"), tables[i].key_path("name"), c.embeddings[i].name, word));
+  }
 }
 
 // Combinations each section accepts alone but that do not make sense together.
@@ -627,6 +804,7 @@ void cross_check(const TrainConfig& c, const Sections& s, ProfileCheck& out) {
          fmt::format("Prodigy estimates the step size itself; lr multiplies it and is "
                      "normally 1.0, got {}",
                      c.optimizer.lr));
+  check_embeddings(c, s, out);
 }
 
 // Runs one section reader, turning its first error into an entry of `out.errors`.
@@ -652,14 +830,16 @@ void record_sources(const Sections& s, ProfileCheck& out) {
       out.sources[fmt::format("{}.{}", canonical, key)] = source_of(*t, key);
     }
   }
-  std::vector<ProfileTable> concepts;
-  try {
-    concepts = s.root.get_table_array("concepts");
-  } catch (const Error&) {
-  }
-  for (const ProfileTable& c : concepts) {
-    for (const std::string& key : c.keys())
-      out.sources[fmt::format("{}.{}", c.name(), key)] = source_of(c, key);
+  for (const char* list : {"concepts", "embeddings"}) {
+    std::vector<ProfileTable> entries;
+    try {
+      entries = s.root.get_table_array(list);
+    } catch (const Error&) {
+    }
+    for (const ProfileTable& c : entries) {
+      for (const std::string& key : c.keys())
+        out.sources[fmt::format("{}.{}", c.name(), key)] = source_of(c, key);
+    }
   }
 }
 
@@ -692,7 +872,7 @@ ProfileCheck check_train_profile(Profile profile, const std::vector<std::string>
   // A known section that is not a table ("model = 3") leaves nothing to read its keys from.
   bool unreadable = false;
   for (std::string_view name : profile_sections()) {
-    if (name == "concepts") continue;
+    if (name == "concepts" || name == "embeddings") continue;
     guarded(out, [&] {
       try {
         s.tables[std::string(name)] = s.root.get_table(name);
@@ -731,6 +911,7 @@ ProfileCheck check_train_profile(Profile profile, const std::vector<std::string>
   guarded(out, [&] { c.saving = read_saving(table("saving") ? &*table("saving") : nullptr, profile); });
   guarded(out, [&] { c.output = read_output(table("output") ? &*table("output") : nullptr); });
   guarded(out, [&] { if (table("sample")) c.sample = read_sample(*table("sample")); });
+  guarded(out, [&] { c.embeddings = read_embeddings(s, c.dataset.concepts); });
   record_sources(s, out);
   if (!out.errors.empty()) return out;
 

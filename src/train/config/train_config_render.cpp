@@ -108,6 +108,7 @@ void add_dataset(Entries& e, const ProfileDataset& ds, const DataConfig& d) {
 void add_network(Entries& e, const NetworkConfig& n) {
   e.section("network");
   e.str("type", to_string(n.type));
+  if (n.type == NetworkType::Embedding) return;  // textual inversion has no LoRA keys
   e.integer("rank", n.rank);
   e.num("alpha", n.alpha);
   e.num("dropout", n.dropout);
@@ -221,7 +222,27 @@ void add_validation(Entries& e, const ValidationConfig& v) {
   e.integer("seed", static_cast<int64_t>(v.seed));
 }
 
-void add_saving(Entries& e, const SavingConfig& s, const OutputConfig& o) {
+// The [[embeddings]] entries and the optimizer / saving keys that go with them; nothing when the
+// profile has none, so the identity of runs without embeddings is what it always was.
+void add_embedding_optimizer_keys(Entries& e, const TrainConfig& c) {
+  if (!c.trains_embeddings()) return;
+  e.num("embedding_lr", c.optimizer.effective_embedding_lr());
+  if (!c.textual_inversion()) e.integer("embedding_stop_step", c.optimizer.embedding_stop_step);
+}
+
+void add_embeddings(Entries& e, const std::vector<EmbeddingSpec>& embeddings) {
+  for (std::size_t i = 0; i < embeddings.size(); ++i) {
+    const EmbeddingSpec& m = embeddings[i];
+    e.section(fmt::format("embeddings[{}]", i + 1));
+    e.str("name", m.name);
+    if (m.vectors) e.integer("vectors", *m.vectors);
+    if (!m.init_word.empty()) e.str("init_word", m.init_word);
+    e.opt_path("file", m.file);
+    e.flag("train", m.train);
+  }
+}
+
+void add_saving(Entries& e, const SavingConfig& s, const OutputConfig& o, bool pivotal) {
   e.section("saving");
   e.integer("every_n_epochs", s.every_n_epochs);
   e.integer("every_n_steps", s.every_n_steps);
@@ -229,6 +250,7 @@ void add_saving(Entries& e, const SavingConfig& s, const OutputConfig& o) {
   e.str("precision", to_string(s.precision));
   e.str("name", s.name);
   e.integer("log_every_n_steps", s.log_every_n_steps);
+  if (pivotal) e.flag("embedding_file", s.embedding_file);
   e.section("output");
   e.str("dir", o.dir.string());
 }
@@ -242,11 +264,13 @@ std::vector<ConfigEntry> config_entries(const TrainConfig& c) {
   add_dataset(e, c.dataset, c.data);
   add_network(e, c.network);
   add_optimizer(e, c.optimizer);
+  add_embedding_optimizer_keys(e, c);
   add_schedule(e, c.schedule);
   add_noise(e, c);
   add_training(e, c.training);
   add_validation(e, c.validation);
-  add_saving(e, c.saving, c.output);
+  add_saving(e, c.saving, c.output, c.trains_embeddings() && !c.textual_inversion());
+  add_embeddings(e, c.embeddings);
   e.section("sample");
   for (const auto& [key, toml] : sample_entries(c.sample)) e.add(key, toml);  // only when sampling
   return out;
@@ -259,8 +283,9 @@ std::string render_entries(const std::vector<ConfigEntry>& entries) {
   for (const ConfigEntry& entry : entries) {
     if (entry.section != section) {
       section = entry.section;
-      bool concept = section.rfind("concepts[", 0) == 0;
-      out += concept ? "\n[[concepts]]\n" : fmt::format("\n[{}]\n", section);
+      const auto bracket = section.find('[');
+      out += bracket != std::string::npos ? fmt::format("\n[[{}]]\n", section.substr(0, bracket))
+                                          : fmt::format("\n[{}]\n", section);
     }
     if (!entry.toml.empty()) out += fmt::format("{} = {}\n", entry.key, entry.toml);
   }

@@ -111,6 +111,7 @@ std::string checkpoint_defect(const fs::path& dir, std::int64_t* step) {
       return fmt::format("{}: DONE and state.json disagree on the step ({} and {})", dir.string(),
                          done.substr(0, done.find('\n')), c.position.step);
     SafetensorsFile lora(dir / "lora.safetensors");
+    if (fs::exists(dir / "embeddings.safetensors")) SafetensorsFile embeddings(dir / "embeddings.safetensors");
     SafetensorsFile optimizer(dir / "optimizer.safetensors");
     const auto& meta = optimizer.metadata();
     if (meta.count("type") == 0 || meta.count("scalars") == 0)
@@ -173,6 +174,10 @@ fs::path write_checkpoint(const fs::path& run_dir, const CheckpointContents& c, 
 
   std::vector<std::pair<std::string, torch::Tensor>> lora(c.lora.begin(), c.lora.end());
   write_tensors(tmp / "lora.safetensors", lora);
+  if (!c.embeddings.empty()) {
+    std::vector<std::pair<std::string, torch::Tensor>> embeddings(c.embeddings.begin(), c.embeddings.end());
+    write_tensors(tmp / "embeddings.safetensors", embeddings);
+  }
   write_optimizer(tmp / "optimizer.safetensors", c.optimizer);
   nlohmann::json state = {
       {"format", kFormat},
@@ -207,6 +212,7 @@ CheckpointContents read_checkpoint(const fs::path& dir) {
   try {
     read_state_json(dir, c);
     c.lora = read_tensors(dir / "lora.safetensors");
+    if (fs::exists(dir / "embeddings.safetensors")) c.embeddings = read_tensors(dir / "embeddings.safetensors");
     c.optimizer = read_optimizer(dir / "optimizer.safetensors");
   } catch (const Error&) {
     rethrow_with_context(fmt::format("reading checkpoint {}", dir.string()));

@@ -1,5 +1,8 @@
 // Resumable training state on disk: checkpoints/step-XXXXXXXX/ under the run directory, holding
-//   lora.safetensors       the LoRA network's kohya state in fp32 (exact weights)
+//   lora.safetensors       the LoRA network's kohya state in fp32 (exact weights; no tensors
+//                          for textual inversion)
+//   embeddings.safetensors the trained [[embeddings]] vectors in fp32, "<name>.<encoder>"
+//                          (only when embeddings train)
 //   optimizer.safetensors  the optimizer's tensors; its type and scalars in the metadata
 //   state.json             position (step, epoch, batch), the profile hash, running epoch loss,
 //                          the fp16 loss scale
@@ -38,6 +41,7 @@ struct CheckpointContents {
   TrainPosition position;
   std::string profile_hash;
   std::map<std::string, torch::Tensor> lora;  // kohya names, fp32
+  std::map<std::string, torch::Tensor> embeddings;  // "<name>.<encoder index>", fp32; may be empty
   OptimizerState optimizer;
   LossScalerState loss_scaler;  // fp16 dynamic loss scaling (defaults when the run has none)
 };

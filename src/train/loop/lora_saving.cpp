@@ -198,14 +198,19 @@ std::map<std::string, std::string> lora_file_metadata(const LoRAOptions& options
 }
 
 void save_lora_file(const LoRANetwork& network, const fs::path& run_dir, const fs::path& relative,
-                    const TrainConfig& config, const LoRATrainingInfo& info) {
+                    const TrainConfig& config, const LoRATrainingInfo& info,
+                    const std::vector<std::pair<std::string, torch::Tensor>>& bundled) {
   const fs::path path = run_dir / relative;
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   LoRATrainingInfo saved = info;
   saved.training_finished_at = unix_seconds_now();  // kohya: the time of each save
   // kohya_state is sorted by name and all one dtype: the layout the hashes assume.
-  const auto state = network->kohya_state(save_dtype(config.saving.precision));
+  const torch::Dtype dtype = save_dtype(config.saving.precision);
+  auto state = network->kohya_state(dtype);
+  for (const auto& [name, t] : bundled) state.emplace_back(name, t.to(torch::kCPU, dtype).contiguous());
+  if (!bundled.empty())
+    std::sort(state.begin(), state.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   write_tensors(path, state, lora_file_metadata(network->options(), saved, tensor_views(state)));
 }
 

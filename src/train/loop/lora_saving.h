@@ -33,10 +33,12 @@ std::map<std::string, std::string> lora_file_metadata(const LoRAOptions& options
                                                       const std::vector<TensorToWrite>& tensors);
 
 // Writes the network to run_dir/relative at config.saving.precision, with the metadata above and
-// ss_training_finished_at set to now.
+// ss_training_finished_at set to now. `bundled` (pivotal tuning's bundle_emb.<name>.* tensors)
+// are written beside the LoRA's, at the same precision, all sorted by name.
 void save_lora_file(const LoRANetwork& network, const std::filesystem::path& run_dir,
                     const std::filesystem::path& relative, const TrainConfig& config,
-                    const LoRATrainingInfo& info);
+                    const LoRATrainingInfo& info,
+                    const std::vector<std::pair<std::string, torch::Tensor>>& bundled = {});
 
 // The epochs/<name>-eNNNN files under run_dir beyond the newest `keep_last` are deleted (0 keeps
 // all); returns every LoRA file left in epochs/ (relative to run_dir, sorted).

@@ -11,12 +11,14 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 
 #include "common/error.h"
 #include "lora/lora_network.h"
 #include "train/data/bad_images.h"
 #include "train/model/base_model.h"
 #include "train/loop/checkpoint_state.h"
+#include "train/loop/embedding_training.h"
 #include "train/model/compute_device.h"
 #include "train/data/epoch_order.h"
 #include "train/optim/gradients.h"
@@ -93,8 +95,11 @@ struct Trainer::State {
   std::unique_ptr<BadImages> bad_images;  // dataset.on_bad_image for images met mid-run
   // The model: the frozen base and the network attached to it.
   BaseModel model;
-  LoRANetwork network{nullptr};
+  LoRANetwork network{nullptr};  // none for textual inversion
   bool train_text_encoder = false;
+  // [[embeddings]] installed in the model; `embeddings_training`: their vectors train this step.
+  std::vector<RunEmbedding> embeddings;
+  bool embeddings_training = false;
   // The session.
   std::unique_ptr<Optimizer> optimizer;
   LossScaler scaler{false};
@@ -174,18 +179,26 @@ struct Trainer::State {
     bad_images = std::make_unique<BadImages>(config.data.on_bad_image,
                                              [this](const std::string& w) { message(w); });
 
-    torch::manual_seed(config.training.seed);  // LoRA's kaiming init draws from the global generator
-    network = LoRANetwork(model.unet, model.text_encoders, model.family, to_lora_options(config.network));
-    network->train();
-    std::vector<ParamGroup> groups = unet_param_groups(*network, config.optimizer.effective_unet_lr());
-    // The progress line's lr is the UNet's: the first group's lr over its block weight.
-    if (!groups.empty()) lr_report_factor = config.optimizer.effective_unet_lr() / groups.front().base_lr;
-    if (auto p = network->text_encoder_parameters(); !p.empty()) {
-      groups.push_back(make_param_group("text_encoder", p, config.optimizer.effective_text_encoder_lr()));
-      train_text_encoder = true;
+    embeddings = install_run_embeddings(model, config);  // before the network: its words tokenize from here on
+    std::vector<ParamGroup> groups;
+    if (!config.textual_inversion()) {
+      torch::manual_seed(config.training.seed);  // LoRA's kaiming init draws from the global generator
+      network = LoRANetwork(model.unet, model.text_encoders, model.family, to_lora_options(config.network));
+      network->train();
+      groups = unet_param_groups(*network, config.optimizer.effective_unet_lr());
+      // The progress line's lr is the UNet's: the first group's lr over its block weight.
+      if (!groups.empty()) lr_report_factor = config.optimizer.effective_unet_lr() / groups.front().base_lr;
+      if (auto p = network->text_encoder_parameters(); !p.empty()) {
+        groups.push_back(make_param_group("text_encoder", p, config.optimizer.effective_text_encoder_lr()));
+        train_text_encoder = true;
+      }
     }
+    // Textual inversion's only group, pivotal tuning's last: the progress line's lr stays the UNet's.
+    if (config.trains_embeddings())
+      groups.push_back(embedding_param_group(embeddings, config.optimizer.effective_embedding_lr()));
     if (groups.empty())
       throw Error("network: nothing to train; set network.train_unet or network.train_text_encoder");
+    update_embeddings_trainable();
     optimizer = make_optimizer(config.optimizer.config, std::move(groups));
     // fp16 activations (fp16 autocast, or fp16 base weights) give fp16 gradients, which underflow
     // without a loss scale; bf16 and fp32 have the range.
@@ -193,12 +206,15 @@ struct Trainer::State {
                         config.model.dtype == WeightDType::FP16);
     if (scaler.enabled()) message(fmt::format("fp16: dynamic loss scaling from {}", scaler.scale()));
     std::string cache_warning;
+    // Trained vectors change the text encoders' outputs: those are encoded every step, never cached.
     text_cache = std::make_unique<TextEncoderCache>(text_encoder_cache_plan(config, &cache_warning) &&
-                                                    !train_text_encoder);
+                                                    !train_text_encoder && !config.trains_embeddings());
     if (!cache_warning.empty()) message(cache_warning);
-    message(fmt::format("LoRA: {} modules, rank {}, alpha {}; trainable tensors: UNet {}, text encoder {}",
-                        network->targets().size(), config.network.rank, config.network.alpha,
-                        network->unet_parameters().size(), network->text_encoder_parameters().size()));
+    if (network)
+      message(fmt::format("LoRA: {} modules, rank {}, alpha {}; trainable tensors: UNet {}, text encoder {}",
+                          network->targets().size(), config.network.rank, config.network.alpha,
+                          network->unet_parameters().size(), network->text_encoder_parameters().size()));
+    if (!embeddings.empty()) message(describe_run_embeddings(embeddings, config));
 
     batches_per_epoch = set.plan.total_batches;
     const std::int64_t accumulation = config.training.gradient_accumulation_steps;
@@ -240,6 +256,19 @@ struct Trainer::State {
                         samples.size(), when, to_string(s.sampler), s.steps, s.cfg));
   }
 
+  // Pivotal tuning's stop step: the vectors train while fewer than embedding_stop_step steps are
+  // done, then keep their values (requires_grad off: no gradient, so no optimizer update and no
+  // weight decay). Called before every step and after a resume, so a resumed run agrees.
+  void update_embeddings_trainable() {
+    const bool now = embeddings_train_at(config, pos.step);
+    if (now == embeddings_training) return;
+    set_run_embeddings_trainable(embeddings, now);
+    embeddings_training = now;
+    if (!now && config.optimizer.embedding_stop_step > 0 && pos.step >= config.optimizer.embedding_stop_step)
+      message(fmt::format("embeddings frozen after step {} (optimizer.embedding_stop_step); the LoRA trains on",
+                          config.optimizer.embedding_stop_step));
+  }
+
   // --- one optimizer step ---
   const std::vector<PlannedBatch>& epoch_order() {
     if (order_epoch != pos.epoch) {
@@ -273,6 +302,9 @@ struct Trainer::State {
   StepOutcome optimizer_step() {
     const auto& batches = epoch_order();
     const GradAccumulator accumulator(config.training.gradient_accumulation_steps);
+    update_embeddings_trainable();
+    // The text encoders run in grad mode when their LoRA or the vectors in their input train.
+    const bool text_grad = train_text_encoder || embeddings_training;
     StepOutcome out;
     double sum = 0;
     std::int64_t micro = 0, counted = 0;
@@ -287,7 +319,7 @@ struct Trainer::State {
         continue;
       }
       torch::Tensor loss = micro_batch_loss(model, *text_cache, batch, config, *noise, pos.step, micro,
-                                            train_text_encoder, device);
+                                            text_grad, device);
       const double value = loss.item<double>();
       if (!std::isfinite(value)) {
         if (!scaler.enabled()) loss_not_finite(value);
@@ -361,10 +393,10 @@ struct Trainer::State {
 
   // --- validation and saving ---
   void validate() {
-    network->eval();
+    if (network) network->eval();
     ValidationResult r = validation_loss(model, *latents, *text_cache, set, config, *noise, device,
                                          bad_images.get());
-    network->train();
+    if (network) network->train();
     TrainProgress p = snapshot(TrainProgress::Kind::Validation);
     p.validation_loss = r.loss;
     p.validation_per_concept = r.per_concept;
@@ -373,7 +405,8 @@ struct Trainer::State {
 
   // --- samples ---
   std::vector<std::shared_ptr<torch::nn::Module>> sampling_modules() const {
-    std::vector<std::shared_ptr<torch::nn::Module>> modules = {model.unet.ptr(), model.vae.ptr(), network.ptr()};
+    std::vector<std::shared_ptr<torch::nn::Module>> modules = {model.unet.ptr(), model.vae.ptr()};
+    if (network) modules.push_back(network.ptr());
     for (const auto& te : model.text_encoders) modules.push_back(te.ptr());
     return modules;
   }
@@ -395,7 +428,7 @@ struct Trainer::State {
     int rendered = 0;
     {
       SamplingStateGuard guard(sampling_modules(), device);
-      network->eval();
+      if (network) network->eval();
       RenderOptions options;
       options.device = device;
       options.dtype = sampling_dtype();
@@ -427,27 +460,60 @@ struct Trainer::State {
     if (!samples.empty() && samples_due(config.sample, pos.step, epoch_end, pos.epoch)) render_samples(pos.epoch);
   }
 
-  fs::path save_lora(const fs::path& relative, std::int64_t epoch) {
-    LoRATrainingInfo file_info = info;
-    file_info.epoch = epoch;
-    file_info.steps = pos.step;
-    save_lora_file(network, run_dir, relative, config, file_info);
-    final_file = relative;
+  // The run's files at this point, each named by `file_name` from its stem: the LoRA file
+  // (epochs/<name>..., carrying pivotal tuning's bundle_emb.* keys) and, with
+  // saving.embedding_file, each trained embedding as embeddings/<word>...; for textual inversion
+  // each trained embedding as epochs/<word>... (the word is the file's stem, which A1111 and Forge
+  // make the word users type). Returns the primary file (the LoRA, or the first embedding).
+  fs::path save_outputs(const std::function<std::string(const std::string&)>& file_name, std::int64_t epoch) {
+    fs::path primary;
+    if (config.textual_inversion()) {
+      for (const RunEmbedding& e : embeddings) {
+        if (!e.train) continue;
+        const fs::path relative = fs::path("epochs") / file_name(e.installed.name);
+        save_run_embedding(e, run_dir, relative, pos.step, epoch, model.name);
+        if (primary.empty()) primary = relative;
+      }
+    } else {
+      LoRATrainingInfo file_info = info;
+      file_info.epoch = epoch;
+      file_info.steps = pos.step;
+      primary = fs::path("epochs") / file_name(name);
+      save_lora_file(network, run_dir, primary, config, file_info,
+                     run_embedding_bundle(embeddings, pos.step, epoch, model.name));
+      if (config.saving.embedding_file)
+        for (const RunEmbedding& e : embeddings)
+          if (e.train) save_run_embedding(e, run_dir, fs::path("embeddings") / file_name(e.installed.name), pos.step,
+                                          epoch, model.name);
+    }
+    final_file = primary;
     TrainProgress p = snapshot(TrainProgress::Kind::Saved);
-    p.saved_file = relative;
+    p.saved_file = primary;
     emit(p);
-    return relative;
+    return primary;
   }
 
   fs::path save_step_file() {
-    return save_lora(fs::path("epochs") / step_file_name(name, pos.step), pos.epoch);
+    const std::int64_t step = pos.step;
+    return save_outputs([step](const std::string& stem) { return step_file_name(stem, step); }, pos.epoch);
+  }
+
+  // keep_last over the epoch files of every name the run saves under; returns epochs/'s files.
+  std::vector<fs::path> prune_outputs() {
+    if (!config.textual_inversion()) return prune_epoch_files(run_dir, name, config.saving.keep_last);
+    std::vector<fs::path> all;
+    for (const RunEmbedding& e : embeddings)
+      if (e.train) all = prune_epoch_files(run_dir, e.installed.name, config.saving.keep_last);
+    return all;
   }
 
   fs::path checkpoint() {
     CheckpointContents c;
     c.position = pos;
     c.profile_hash = hash;
-    for (auto& [key, tensor] : network->kohya_state(torch::kFloat32)) c.lora[key] = tensor;
+    if (network)
+      for (auto& [key, tensor] : network->kohya_state(torch::kFloat32)) c.lora[key] = tensor;
+    c.embeddings = run_embedding_state(embeddings);
     c.optimizer = optimizer->state_dict();
     c.loss_scaler = scaler.state();
     const fs::path dir = write_checkpoint(run_dir, c, kKeepCheckpoints);
@@ -472,8 +538,9 @@ struct Trainer::State {
     if (config.validation.enabled()) validate();
     const std::int64_t every = config.saving.every_n_epochs;
     if ((every > 0 && epoch % every == 0) || epoch == total_epochs) {
-      end.saved_file = save_lora(fs::path("epochs") / epoch_file_name(name, epoch), epoch);
-      prune_epoch_files(run_dir, name, config.saving.keep_last);
+      end.saved_file =
+          save_outputs([epoch](const std::string& stem) { return epoch_file_name(stem, epoch); }, epoch);
+      prune_outputs();
     }
     pos.epoch += 1;
     pos.batch = 0;
@@ -511,12 +578,14 @@ void Trainer::resume_from(const fs::path& checkpoint_dir) {
   if (c.position.step > s.total_steps)
     throw Error(fmt::format("{}: step {} is past this run's {} steps", checkpoint_dir.string(),
                             c.position.step, s.total_steps));
-  s.network->load_state(c.lora, (checkpoint_dir / "lora.safetensors").string());
+  if (s.network) s.network->load_state(c.lora, (checkpoint_dir / "lora.safetensors").string());
+  restore_run_embedding_state(s.embeddings, c.embeddings, (checkpoint_dir / "embeddings.safetensors").string());
   s.optimizer->load_state_dict(c.optimizer);
   s.scaler.restore(c.loss_scaler);
   s.pos = c.position;
   s.last_checkpoint = fs::path("checkpoints") / checkpoint_dir.filename();
   s.last_checkpoint_step = s.pos.step;
+  s.update_embeddings_trainable();  // a resume past embedding_stop_step keeps them frozen
   s.message(fmt::format("resumed from {} at step {} (epoch {}, batch {})", checkpoint_dir.string(),
                         s.pos.step, s.pos.epoch + 1, s.pos.batch));
 }
@@ -575,11 +644,12 @@ TrainResult Trainer::run() {
   // The final file carries the epoch it reached: the one in progress when max_steps ends the
   // run inside it (as kohya's ceil(max_train_steps / steps per epoch)), else the last ended.
   if (!result.stopped)
-    s.save_lora(fs::path("epochs") / (s.name + ".safetensors"), s.pos.epoch + (s.pos.batch > 0 ? 1 : 0));
+    s.save_outputs([](const std::string& stem) { return stem + ".safetensors"; },
+                   s.pos.epoch + (s.pos.batch > 0 ? 1 : 0));
   result.steps = s.pos.step;
   result.epochs = s.pos.epoch;
   result.final_file = s.final_file;
-  result.epoch_files = prune_epoch_files(s.run_dir, s.name, s.config.saving.keep_last);
+  result.epoch_files = s.prune_outputs();
   return result;
 }
 
@@ -588,5 +658,7 @@ fs::path Trainer::save_checkpoint() { return state_->checkpoint(); }
 std::int64_t Trainer::step() const { return state_->pos.step; }
 
 std::int64_t Trainer::total_steps() const { return state_->total_steps; }
+
+const BaseModel& Trainer::base_model() const { return state_->model; }
 
 }  // namespace lathe

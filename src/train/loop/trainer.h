@@ -104,6 +104,8 @@ std::string checkpoint_dir_name(std::int64_t step);
 // The newest complete checkpoint folder of a run (one with its DONE marker), if any.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
 
+struct BaseModel;
+
 class Trainer {
  public:
   // Builds everything: scans the dataset, loads (or builds the tiny random) base model, injects
@@ -130,6 +132,9 @@ class Trainer {
 
   std::int64_t step() const;
   std::int64_t total_steps() const;
+  // The base model as training leaves it (with any [[embeddings]] installed): for tests that
+  // check what training did and did not change.
+  const BaseModel& base_model() const;
 
  private:
   struct State;
