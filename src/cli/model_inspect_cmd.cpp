@@ -2,6 +2,7 @@
 // tensor and parameter counts and stored dtypes, prediction type, tokenizer), read from the
 // safetensors headers only, so it answers in milliseconds even for a 7 GB SDXL file.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <iostream>
 #include <map>
@@ -11,6 +12,7 @@
 #include "common/error.h"
 #include "common/terminal_text.h"
 #include "models/checkpoint.h"
+#include "models/stage_c_weights.h"
 #include "text/vocab_locator.h"
 
 namespace lathe::cli {
@@ -128,7 +130,58 @@ int print_text(const Checkpoint& ck, const std::map<Component, ComponentSummary>
   return kExitOk;
 }
 
+std::string int_list(const std::vector<std::int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); }
+
+// A Stable Cascade Stage C prior: its variant, layout and the configuration read from it.
+int inspect_stage_c(const std::filesystem::path& prior, bool json) {
+  const StageCWeights w = open_stage_c(prior);
+  const StageCConfig& c = w.config;
+  std::vector<std::int64_t> up_order(c.up_layers.rbegin(), c.up_layers.rend());  // up_blocks order
+  std::size_t stored = 0;
+  for (const auto& [name, n] : w.stored_dtypes()) stored += n;
+  if (json) {
+    nlohmann::ordered_json j;
+    j["path"] = w.path.string();
+    j["model"] = stage_c_variant_name(c);
+    j["layout"] = stage_c_layout_name(w.layout);
+    j["files"] = nlohmann::json::array();
+    for (const auto& f : w.files) j["files"].push_back(f->path().string());
+    j["widths"] = c.widths;
+    j["heads"] = c.heads;
+    j["heads_source"] = w.heads_source;
+    j["down_layers"] = c.down_layers;
+    j["up_layers"] = up_order;
+    j["conditioning_dim"] = c.conditioning_dim;
+    j["clip_text_in_channels"] = c.clip_text_in_channels;
+    j["clip_text_pooled_in_channels"] = c.clip_text_pooled_in_channels;
+    j["clip_image_in_channels"] = c.clip_image_in_channels;
+    j["clip_seq"] = c.clip_seq;
+    j["parameters"] = w.parameters();
+    j["tensors"] = stored;
+    j["bytes"] = w.stored_bytes();
+    j["dtypes"] = w.stored_dtypes();
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << fmt::format("{}\n", terminal_safe(w.path.string()));
+  std::cout << fmt::format("  model       {}\n", stage_c_variant_name(c));
+  std::cout << fmt::format("  layout      {} ({} file{})\n", stage_c_layout_name(w.layout), w.files.size(),
+                           w.files.size() == 1 ? "" : "s");
+  std::cout << fmt::format("  width       {}, heads {} ({})\n", int_list(c.widths), int_list(c.heads),
+                           terminal_safe(w.heads_source));
+  std::cout << fmt::format("  levels      {}: layers down {} / up {}\n", c.levels(), int_list(c.down_layers),
+                           int_list(up_order));
+  std::cout << fmt::format("  condition   {} wide; CLIP inputs text {}, pooled {} and image {} ({} tokens each)\n",
+                           c.conditioning_dim, c.clip_text_in_channels, c.clip_text_pooled_in_channels,
+                           c.clip_image_in_channels, c.clip_seq);
+  std::cout << fmt::format("  parameters  {} ({}) in {} tensors, {:.1f} MiB, {}\n", millions(w.parameters()),
+                           w.parameters(), stored, w.stored_bytes() / 1048576.0, dtype_list(w.stored_dtypes()));
+  return kExitOk;
+}
+
 int run_model_inspect(const Args& args) {
+  // Stage C first: its keys (down_blocks.*, clip_txt_mapper) are no SD layout's.
+  if (auto prior = find_stage_c_prior(args.positional(0))) return inspect_stage_c(*prior, args.has("json"));
   CheckpointOptions options;
   if (auto p = args.value("prediction")) {
     PredictionType t;
@@ -155,7 +208,9 @@ CommandSpec model_inspect_spec() {
       "whether a tokenizer is present, and per component the tensor and parameter counts, size\n"
       "and stored dtypes. Pickled .ckpt/.pt/.bin files are refused with how to convert them.\n"
       "The prediction type of SD 2.x single files cannot be read from the weights (768-v and\n"
-      "512-base have the same shapes): it defaults to v_prediction; state it with --prediction.";
+      "512-base have the same shapes): it defaults to v_prediction; state it with --prediction.\n"
+      "A Stable Cascade Stage C prior (stage_c*.safetensors, or a diffusers prior/ folder or the\n"
+      "pipeline folder holding it) is named with its variant, widths, heads and layers.";
   s.options = {
       {"json", "", "print one JSON object instead of the report"},
       {"prediction", "TYPE", "state the prediction type (epsilon or v) instead of detecting it"},

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "io/atomic_file.h"
 #include "models/key_maps.h"
+#include "models/stage_c_config.h"
 
 namespace lathe {
 namespace fs = std::filesystem;
@@ -112,6 +113,7 @@ std::string other_model_kind(const std::vector<std::string>& keys) {
     return "a Flux model (not supported)";
   if (any([](const std::string& k) { return starts_with(k, "encoder.down."); }))
     return "a standalone VAE, not a full model";
+  if (looks_like_stage_c(keys)) return "a Stable Cascade Stage C prior, not an SD checkpoint";
   if (any([](const std::string& k) { return starts_with(k, "down_blocks."); }))
     return "a diffusers component file (give the folder that holds unet/, vae/ and text_encoder/)";
   if (any([](const std::string& k) { return starts_with(k, "text_model."); }))

@@ -139,7 +139,7 @@ void add_tensor(StageCWeights& w, const SafetensorsFile& file, const std::string
 }  // namespace
 
 const char* stage_c_layout_name(StageCLayout l) {
-  return l == StageCLayout::Stability ? "Stability single file" : "diffusers prior folder";
+  return l == StageCLayout::Stability ? "Stability single file" : "diffusers prior";
 }
 
 std::string stage_c_key_from_diffusers(const std::string& key) {

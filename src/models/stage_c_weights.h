@@ -28,7 +28,7 @@
 namespace lathe {
 
 enum class StageCLayout { Stability, Diffusers };
-const char* stage_c_layout_name(StageCLayout l);  // "Stability single file", "diffusers prior folder"
+const char* stage_c_layout_name(StageCLayout l);  // "Stability single file", "diffusers prior"
 
 struct StageCOpenOptions {
   // Attention heads per level; empty: config.json (diffusers folder, or a StableCascadeUNet

@@ -66,6 +66,9 @@ TEST(StageCLoading, ConfigurationComesFromTheWeights) {
   EXPECT_EQ(stage_c_variant_name(StageCConfig::stage_c_3_6b()), "Stable Cascade Stage C 3.6B");
   EXPECT_EQ(stage_c_variant_name(StageCConfig::stage_c_lite()), "Stable Cascade Stage C lite (1B)");
   EXPECT_TRUE(find_stage_c_prior(prior_dir() / "weights_stability.safetensors").has_value());
+  // The SD checkpoint reader names it rather than guessing an SD family.
+  const auto msg = error_of([&] { open_checkpoint(prior_dir() / "weights_stability.safetensors"); });
+  EXPECT_NE(msg.find("a Stable Cascade Stage C prior"), std::string::npos) << msg;
 }
 
 TEST(StageCLoading, HeadsWithoutConfigJsonAreWidthOver64) {
