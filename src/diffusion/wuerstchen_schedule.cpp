@@ -10,7 +10,10 @@
 
 namespace lathe {
 
-torch::Tensor wuerstchen_alpha_cumprod(const torch::Tensor& ratio) {
+torch::Tensor wuerstchen_alpha_cumprod(const torch::Tensor& ratio_in) {
+  // Ratios in bf16/fp16 (the prior's dtype) or integers are computed in float32, as OneTrainer
+  // computes the schedule on its float32 timestep.
+  const auto ratio = ratio_in.scalar_type() == torch::kFloat64 ? ratio_in : ratio_in.to(torch::kFloat32);
   const auto s = torch::full({1}, kWuerstchenCosineOffset, ratio.options());
   const auto init = torch::cos(s / (1 + s) * M_PI * 0.5).pow(2);
   const auto acp = torch::cos((ratio + s) / (1 + s) * M_PI * 0.5).pow(2) / init;

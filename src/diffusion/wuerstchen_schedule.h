@@ -21,8 +21,8 @@ constexpr double kWuerstchenRatioOffset = 0.001;      // Stable Cascade: r = t +
 constexpr double kWuerstchenValidationTimestep = 0.5;  // OneTrainer's deterministic t
 
 // alpha_cumprod(r) = clamp(cos((r + s) / (1 + s) * pi / 2)^2 / cos(s / (1 + s) * pi / 2)^2,
-// 1e-4, 0.9999), element-wise, in r's dtype (float32 with OneTrainer's operation order, or
-// float64 for a reference).
+// 1e-4, 0.9999), element-wise: float64 for a float64 r (a reference), else float32 with
+// OneTrainer's operation order.
 torch::Tensor wuerstchen_alpha_cumprod(const torch::Tensor& ratio);
 
 // x_r = sqrt(acp) * x0 + sqrt(1 - acp) * noise, acp = alpha_cumprod(ratio) per sample; x0 and
