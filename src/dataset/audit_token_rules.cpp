@@ -4,12 +4,14 @@
 // checks it skipped and how to turn them on.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
 #include "common/error.h"
 #include "dataset/audit_rules.h"
 #include "dataset/token_checks.h"
+#include "text/embedding_name.h"
 #include "text/vocab_locator.h"
 
 namespace lathe {
@@ -31,6 +33,47 @@ std::string quoted_list(const std::vector<std::string>& items, std::size_t max_i
   std::string out = join(shown);
   if (items.size() > max_items) out += fmt::format(" and {} more", items.size() - max_items);
   return out;
+}
+
+// The tag as an embedding name: itself when it is one, else its runs of letters and digits
+// joined with '_' ("blue eyes" -> "blue_eyes"), or "" when nothing usable is left.
+std::string embedding_name_for(const std::string& tag) {
+  if (text::embedding_name_problem(tag).empty()) return tag;
+  std::string name;
+  bool gap = false;
+  for (char c : tag) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!keep) {
+      gap = !name.empty();
+      continue;
+    }
+    if (gap) name += '_';
+    name += c;
+    gap = false;
+  }
+  return text::embedding_name_problem(name).empty() ? name : "";
+}
+
+// The profile keys that give an activation tag tokens of its own (README "Embeddings"): an
+// embedding trained alone (textual inversion) or beside the LoRA (pivotal tuning). One vector
+// per piece the tag splits into, up to 8, is the usual start.
+std::string embedding_keys(const std::string& tag, std::size_t pieces) {
+  const std::string name = embedding_name_for(tag);
+  const std::size_t vectors = std::min<std::size_t>(std::max<std::size_t>(pieces, 1), 8);
+  std::string keys = fmt::format("[[embeddings]] name = \"{}\", vectors = {}, init_word = \"<its class word, "
+                                 "e.g. woman>\"",
+                                 name.empty() ? "<one word>" : name, vectors);
+  if (name != tag)
+    keys += fmt::format(" (and write '{}' in the captions in place of '{}')",
+                        name.empty() ? "that word" : name, tag);
+  return keys;
+}
+
+std::string embedding_hint(const std::string& tag, std::size_t pieces) {
+  return fmt::format("to give '{}' tokens of its own, train an embedding: textual inversion ([network] "
+                     "type = \"embedding\") or pivotal tuning (your LoRA's [network] type plus the "
+                     "embedding), with {}",
+                     tag, embedding_keys(tag, pieces));
 }
 
 void check_truncation(const AuditContext& ctx, text::ClipTokenizer& tok, Findings& out) {
@@ -74,10 +117,11 @@ void check_activation_tags(const AuditContext& ctx, text::ClipTokenizer& tok,
     const ActivationTag& a = ctx.activation[i];
     if (a.tag.empty() || c.is_regularization) continue;
     ActivationPieces p = activation_pieces(tok, a.tag);
+    // Several pieces: the concept is learned through pieces other words use too.
     out.add(Severity::Info, "tokens.activation_pieces", c.name, c.path,
             fmt::format("activation tag '{}' is {} CLIP token{}: {}", a.tag, p.tokens.size(),
                         p.tokens.size() == 1 ? "" : "s", describe_pieces(p.tokens)),
-            "");
+            p.tokens.size() > 1 ? embedding_hint(a.tag, p.tokens.size()) : "");
     if (p.single_known_word())
       out.add(Severity::Warning, "tokens.activation_known_word", c.name, c.path,
               fmt::format("activation tag '{}' is a single common word of the CLIP vocabulary "
@@ -106,8 +150,12 @@ void check_shared_pieces(const std::vector<ConceptActivation>& acts, Findings& o
                           "training one concept also trains the other (concept bleeding)",
                           a.pieces.tag, a.concept->name, b.pieces.tag, b.concept->name,
                           shared.size() == 1 ? "" : "s", join(named)),
-              "give the concepts activation tags with no piece in common (check with 'lathe "
-              "tokenize')");
+              fmt::format("give the concepts activation tags with no piece in common (check with "
+                          "'lathe tokenize'), or keep the tags and give each tokens of its own with "
+                          "an embedding (textual inversion: [network] type = \"embedding\"; or "
+                          "pivotal tuning: your LoRA plus the embeddings): {}; {}",
+                          embedding_keys(a.pieces.tag, a.pieces.tokens.size()),
+                          embedding_keys(b.pieces.tag, b.pieces.tokens.size())));
     }
   }
 }
