@@ -73,6 +73,7 @@ CommandSpec sample_spec() {
       {"prompts", "FILE", "prompts file (text with kohya's inline options, or .toml)"},
       {"negative", "TEXT", "negative prompt (default none)"},
       {"lora", "FILE[:SCALE]", "LoRA file at a strength (default 1); repeat to stack several", true},
+      {"embedding", "FILE", "embedding file whose word prompts may use (LoRA-bundled ones load too); repeatable", true},
       {"seed", "N", "first seed (default: a random one, printed)"},
       {"count", "N", "images per prompt (default 1)"},
       {"steps", "N", "sampler steps (default 20)"},
@@ -104,6 +105,7 @@ SampleJob sample_job_from_args(const Args& args) {
   if (auto p = args.value("prompt")) job.prompts.push_back(parse_prompt_line(*p, "--prompt"));
   if (auto f = args.value("prompts")) job.prompts = read_prompt_file(*f);
   for (const auto& l : args.values("lora")) job.loras.push_back(parse_lora_choice(l));
+  for (const auto& e : args.values("embedding")) job.embeddings.emplace_back(e);
   job.defaults.negative = args.value_or("negative", "");
   if (args.has("seed")) {
     long long seed = args.int_or("seed", 0);

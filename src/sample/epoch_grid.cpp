@@ -14,6 +14,7 @@
 #include "sample/contact_sheet.h"
 #include "sample/png_parameters.h"
 #include "sample/png_text.h"
+#include "sample/sample_embeddings.h"
 #include "train/model/base_model.h"
 #include "train/model/compute_device.h"
 #include "train/model/precision.h"
@@ -63,6 +64,7 @@ std::vector<ImageRequest> run_epoch_grid(const EpochGridJob& job, const SampleCa
     shared.emplace_back(model.unet, model.text_encoders, model.family, l.path, l.scale);
     shared.back()->eval();
   }
+  install_sample_embeddings(model, job.sampling.embeddings, job.sampling.loras, note);
 
   RenderOptions options;
   options.device = device;
@@ -79,6 +81,7 @@ std::vector<ImageRequest> run_epoch_grid(const EpochGridJob& job, const SampleCa
     // Attached for this row only: the network detaches its adapters when it goes out of scope.
     LoRANetwork epoch(model.unet, model.text_encoders, model.family, row.lora, 1.0);
     epoch->eval();
+    use_bundled_embeddings(model, row.lora, note);
     for (const ImageRequest& request : requests) {
       const auto started = std::chrono::steady_clock::now();
       options.on_step = [&](int64_t step, int64_t steps, const torch::Tensor&) {

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "io/atomic_file.h"
 #include "lora/lora_network.h"
+#include "sample/sample_embeddings.h"
 #include "sample/png_parameters.h"
 #include "train/config/train_config.h"
 #include "train/model/base_model.h"
@@ -152,6 +153,7 @@ std::vector<std::filesystem::path> run_sample_job(const SampleJob& job, const Sa
   const WeightDType dtype = sample_compute_dtype(job.dtype, device);
   BaseModel model = load_sample_model(job, device, dtype);
   const std::vector<ImageRequest> requests = expand_requests(job, native_image_side(model));
+  install_sample_embeddings(model, job.embeddings, job.loras, note);
 
   // Every LoRA through the network training uses; several stack on one module (module_adapter.h).
   std::vector<LoRANetwork> networks;

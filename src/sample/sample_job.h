@@ -37,6 +37,7 @@ std::pair<int64_t, int64_t> parse_image_size(const std::string& text);
 struct SampleJob {
   std::string model;               // checkpoint file, diffusers folder or "tiny-random:sd15"
   std::vector<LoRAChoice> loras;
+  std::vector<std::filesystem::path> embeddings;  // --embedding files (LoRA-bundled ones come too)
   std::vector<PromptSpec> prompts;  // at least one; unset fields take the defaults below
   // Defaults for every prompt; width/height 0 mean the family's native size (SD 1.x 512,
   // SD 2.x 768 for v-prediction else 512, SDXL 1024).

@@ -4,12 +4,18 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include <torch/torch.h>
+
+#include "embedding/embedding_file.h"
+#include "embedding/embedding_install.h"
 #include "io/atomic_file.h"
 #include "run_command.h"
 #include "sample/png_parameters.h"
 #include "sample/png_text.h"
 #include "temp_dir.h"
 #include "test_paths.h"
+#include "train/config/train_config.h"
+#include "train/model/base_model.h"
 
 namespace lathe::test {
 namespace {
@@ -121,6 +127,42 @@ TEST(SampleCommand, TiledDecodeIsAskedForAndStaysCloseToTheFullDecode) {
   const double seed_gap = cv::norm(full, other, cv::NORM_L1) / full.total();
   EXPECT_GT(tiled_gap, 0.0) << "the tiled path was not taken";
   EXPECT_LT(tiled_gap, 0.25 * seed_gap) << tiled_gap << " vs " << seed_gap;
+}
+
+// An embedding whose vectors are the token rows of "red fox" renders "a <word>" exactly as the
+// base model renders "a red fox"; without --embedding the word is ordinary text and the image
+// differs; an embedding of another family's widths is refused naming the file.
+TEST(SampleCommand, EmbeddingWordsRenderAsTheirVectors) {
+  TempDir dir;
+  ModelConfig config;
+  config.path = "tiny-random:sd15";
+  BaseModel model = load_base_model(config, torch::kCPU);
+  const auto file = dir.path() / "zqxword.safetensors";
+  write_embedding_file(file, embedding_from_init_word(model, "zqxword", 2, "red fox"));
+  const std::string common = kTiny + "--seed 7 --out ";
+  auto render = [&](const std::string& out, const std::string& flags) {
+    auto r = run_lathe(common + shell_quote((dir.path() / out).string()) + " " + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return cv::imread((dir.path() / out / "00000-7.png").string(), cv::IMREAD_UNCHANGED);
+  };
+  const cv::Mat with_word = render("word", "--prompt 'a zqxword' --embedding " + shell_quote(file.string()));
+  const cv::Mat base = render("base", "--prompt 'a red fox'");
+  const cv::Mat plain = render("plain", "--prompt 'a zqxword'");
+  ASSERT_FALSE(with_word.empty());
+  ASSERT_FALSE(base.empty());
+  ASSERT_FALSE(plain.empty());
+  EXPECT_EQ(cv::norm(with_word, base, cv::NORM_INF), 0.0);
+  EXPECT_GT(cv::norm(plain, base, cv::NORM_INF), 0.0);
+
+  Embedding xl;
+  xl.name = "xlword";
+  xl.vectors = {torch::randn({2, 768}), torch::randn({2, 1280})};
+  const auto xl_file = dir.path() / "xlword.safetensors";
+  write_embedding_file(xl_file, xl);
+  auto refused = run_lathe(common + shell_quote((dir.path() / "xl").string()) + " --prompt x --embedding " +
+                           shell_quote(xl_file.string()));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("--embedding " + xl_file.string()), std::string::npos) << refused.output;
 }
 
 }  // namespace
