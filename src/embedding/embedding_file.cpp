@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "common/error.h"
+#include "io/pickle_file.h"
 #include "io/safetensors.h"
 #include "models/tensor_io.h"
 
@@ -37,25 +38,9 @@ bool starts_with(const std::string& s, const std::string& p) { return s.compare(
       path.string(), path.filename().string(), path.stem().string()));
 }
 
-// A pickle by its extension, or a file whose first bytes are a torch zip or a raw pickle rather
-// than a safetensors header (an 8-byte length that fits the file, then '{').
+// A pickle by its extension or by its first bytes (io/pickle_file.h).
 void refuse_pickles(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (ext == ".pt" || ext == ".pth" || ext == ".bin" || ext == ".ckpt" || ext == ".pkl") refuse_pickle(path);
-  std::ifstream in(path, std::ios::binary);
-  unsigned char head[9] = {};
-  in.read(reinterpret_cast<char*>(head), 9);
-  const auto got = in.gcount();
-  if (got == 9 && head[8] == '{') {
-    std::uint64_t length = 0;
-    for (int i = 7; i >= 0; --i) length = (length << 8) | head[i];
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    if (!ec && length <= size - 8) return;
-  }
-  if (got >= 4 && ((head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) || head[0] == 0x80))
-    refuse_pickle(path);
+  if (has_pickle_extension(path) || is_disguised_pickle(path)) refuse_pickle(path);
 }
 
 torch::Tensor read_vectors(const SafetensorsFile& file, const std::string& key) {

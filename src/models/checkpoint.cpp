@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "io/atomic_file.h"
+#include "io/pickle_file.h"
 #include "models/key_maps.h"
 #include "models/stage_c_config.h"
 
@@ -70,31 +71,6 @@ bool is_ignorable_key(const std::string& k) {
       "(or kohya-ss sd-scripts' tools/convert_diffusers20_original_sd.py), then give Lathe the "
       ".safetensors file or folder.",
       path.string(), path.filename().string()));
-}
-
-bool is_pickle_extension(const fs::path& p) {
-  const std::string ext = p.extension().string();
-  return ext == ".ckpt" || ext == ".pt" || ext == ".pth" || ext == ".bin" || ext == ".pkl";
-}
-
-// A file named .safetensors that is really a torch zip or a raw pickle. A safetensors file is
-// told by what it must be (an 8-byte little-endian header length that fits the file, then `{`),
-// not by its first byte: writers pad the header, so one length in 256 starts with 0x80, a
-// pickle's protocol byte.
-void refuse_disguised_pickle(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  unsigned char head[9] = {};
-  in.read(reinterpret_cast<char*>(head), 9);
-  const auto got = in.gcount();
-  if (got == 9 && head[8] == '{') {
-    std::uint64_t length = 0;
-    for (int i = 7; i >= 0; --i) length = (length << 8) | head[i];
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    if (!ec && length <= size - 8) return;  // a safetensors header: the parser checks the rest
-  }
-  if (got >= 4 && ((head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) || head[0] == 0x80))
-    refuse_pickle(path);
 }
 
 // Names what a set of keys is when it is not an SD base checkpoint, or "".
@@ -164,7 +140,7 @@ void detect_single_file_family(Checkpoint& ck) {
 }
 
 void open_single_file(Checkpoint& ck, const fs::path& path) {
-  refuse_disguised_pickle(path);
+  if (is_disguised_pickle(path)) refuse_pickle(path);
   ck.layout = CheckpointLayout::SingleFile;
   ck.files.push_back(std::make_unique<SafetensorsFile>(path));
   const SafetensorsFile& f = *ck.files.front();
@@ -385,7 +361,7 @@ Checkpoint open_checkpoint(const fs::path& path, const CheckpointOptions& option
   Checkpoint ck;
   ck.path = path;
   if (!fs::exists(path)) throw Error(fmt::format("{}: no such file or folder", path.string()));
-  if (is_pickle_extension(path)) refuse_pickle(path);
+  if (has_pickle_extension(path)) refuse_pickle(path);
   if (fs::is_directory(path)) open_diffusers(ck, path);
   else open_single_file(ck, path);
   if (options.use_ema) select_ema(ck);
