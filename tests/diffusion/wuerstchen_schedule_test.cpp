@@ -8,7 +8,7 @@
 #include "diffusion/wuerstchen_loss.h"
 #include "diffusion/wuerstchen_schedule.h"
 #include "models/fixture_tensors.h"
-#include "test_paths.h"
+#include "cascade_fixtures.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -23,17 +23,7 @@ namespace {
 
 using TensorMap = std::map<std::string, torch::Tensor>;
 
-std::filesystem::path cascade_dir() {
-  if (const char* env = std::getenv("LATHE_PARITY_FIXTURES")) return std::filesystem::path(env) / "stable_cascade";
-  return test::shared_dir() / "fixtures" / "stable_cascade";
-}
-
-#define REQUIRE_CASCADE(rel)                                                            \
-  do {                                                                                  \
-    if (!std::filesystem::exists(cascade_dir() / (rel)))                                \
-      GTEST_SKIP() << "needs " << (cascade_dir() / (rel)).string() << " (the shared "   \
-                   << "Stable Cascade fixtures); not found";                            \
-  } while (0)
+using test::cascade_dir;
 
 nlohmann::json manifest() {
   std::ifstream in(cascade_dir() / "manifest.json");

@@ -5,7 +5,7 @@
 #include "models/effnet_config.h"
 #include "models/effnet_encoder.h"
 #include "models/effnet_latent_size.h"
-#include "test_paths.h"
+#include "cascade_fixtures.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -21,17 +21,7 @@ namespace {
 
 using ShapeMap = std::map<std::string, std::vector<int64_t>>;
 
-std::filesystem::path cascade_dir() {
-  if (const char* env = std::getenv("LATHE_PARITY_FIXTURES")) return std::filesystem::path(env) / "stable_cascade";
-  return test::shared_dir() / "fixtures" / "stable_cascade";
-}
-
-#define REQUIRE_CASCADE(rel)                                                            \
-  do {                                                                                  \
-    if (!std::filesystem::exists(cascade_dir() / (rel)))                                \
-      GTEST_SKIP() << "needs " << (cascade_dir() / (rel)).string() << " (the shared "   \
-                   << "Stable Cascade fixtures); not found";                            \
-  } while (0)
+using test::cascade_dir;
 
 nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);

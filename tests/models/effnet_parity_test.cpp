@@ -10,7 +10,7 @@
 #include "models/effnet_image.h"
 #include "models/tensor_io.h"
 #include "temp_dir.h"
-#include "test_paths.h"
+#include "cascade_fixtures.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -28,10 +28,7 @@ namespace {
 using nlohmann::json;
 using TensorMap = std::map<std::string, torch::Tensor>;
 
-std::filesystem::path cascade_dir() {
-  if (const char* env = std::getenv("LATHE_PARITY_FIXTURES")) return std::filesystem::path(env) / "stable_cascade";
-  return test::shared_dir() / "fixtures" / "stable_cascade";
-}
+using test::cascade_dir;
 
 json manifest() {
   std::ifstream in(cascade_dir() / "manifest.json");
